@@ -1,0 +1,35 @@
+# Set-up is part of every target: a fresh machine needs nothing but python3, make and apt.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+SCENARIO ?= scenarios/10_stp_loop_dns_symptoms
+
+.PHONY: demo test lint check setup system-deps clean
+
+## demo: set up, then replay the embedded STP-loop incident and print the diagnosis
+demo: setup
+	$(VENV)/bin/strata replay $(SCENARIO)
+
+## test: set up, then lint, type-check and run every test
+test: setup lint
+	$(VENV)/bin/pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@bash .ci/system-deps
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

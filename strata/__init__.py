@@ -1,0 +1,1 @@
+"""Strata's command line: the ``strata`` entry point and its report renderers."""
