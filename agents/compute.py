@@ -13,22 +13,29 @@ the alert's labels only to rank what it found, never as a finding.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import ClassVar
 
 from agents.models import Finding, Hypothesis
-from agents.signals import Point, clamp01, longest_run, slope_per_s, surge_ratio
+from agents.signals import (
+    Point,
+    clamp01,
+    corroborated,
+    finite,
+    hhmm,
+    longest_run,
+    slope_per_s,
+    surge_ratio,
+)
 from agents.specialist import ProbeContext, Specialist
-from agents.workload import workload_name as pod_workload
+from agents.workload import focus_names, node_name, workload_name
 from tools.logs.base import LogRecord
 from tools.metrics.promql import selector
-from tools.topology import Topology
 
 # Thresholds (docs/signals.md, compute). Change them there and here together.
 OOM_REASON = "OOMKilled"
@@ -80,72 +87,9 @@ _KILL = re.compile(r"\bKill process \d+ \(([^)]+)\)")  # old kernels, before "Ki
 _TASK = re.compile(r"oom-kill:.*?\btask=([^,\s]+)")
 _RECLAIM = re.compile(r'(?i)reclaim(?:\s+|.*?resourceName=")([A-Za-z.\-]+)')
 
-_SAFE = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' rand.SafeEncodeString alphabet
-_DEPLOY_POD = re.compile(rf"^(?P<name>.+)-(?:[{_SAFE}]{{6,10}}|\d{{6,10}})-[{_SAFE}]{{5}}$")
-_DAEMON_POD = re.compile(rf"^(?P<name>.+)-[{_SAFE}]{{5}}$")
-_STATEFUL_POD = re.compile(r"^(?P<name>.+)-\d+$")
 
 Key = tuple[str, str, str]
 """(namespace, pod, container)."""
-
-
-def workload_name(pod: str, container: str | None = None) -> str:
-    """The workload a pod belongs to: its name without ReplicaSet / pod hash suffixes.
-
-    ``coredns-5d78c9869d-8xk2p`` → ``coredns``; ``web-0`` → ``web``; a pod whose name
-    starts with its container's name gives the container name; otherwise the pod name.
-    Extends :func:`agents.workload.workload_name` (tried first, so names agree across
-    specialists) with the container label and StatefulSet / DaemonSet suffixes.
-    """
-    if not pod:
-        return container or ""
-    if (shared := pod_workload(pod)) != pod:
-        return shared
-    if m := _DEPLOY_POD.match(pod):
-        return m["name"]
-    if container and container != "POD" and pod.startswith(container + "-"):
-        return container
-    for pattern in (_DAEMON_POD, _STATEFUL_POD):
-        if m := pattern.match(pod):
-            return m["name"]
-    return pod
-
-
-def node_name(instance: str, topology: Topology | None = None) -> str:
-    """A scrape ``instance`` (``node-1:9100``) as the node name (``node-1``).
-
-    An address the topology knows (``10.0.0.11:2381``) becomes that node's name.
-    """
-    host = instance
-    if instance.startswith("["):  # [ipv6]:port
-        host = instance[1 : instance.index("]")] if "]" in instance else instance
-    elif instance.count(":") == 1:
-        host = instance.rsplit(":", 1)[0]
-    if topology is not None:
-        for node in topology.nodes:
-            if host == node.address:
-                return node.name
-    return host
-
-
-def hhmm(ts: datetime | None) -> str:
-    """``03:01`` (UTC), or ``?``."""
-    return ts.astimezone(UTC).strftime("%H:%M") if ts else "?"
-
-
-def focus_names(labels: dict[str, str]) -> set[str]:
-    """What the alert names (pod's workload, container, node), lower-cased, for ranking only."""
-    names = {labels.get(k, "") for k in ("container", "node", "host", "deployment", "job")}
-    if pod := labels.get("pod"):
-        names |= {pod, workload_name(pod, labels.get("container"))}
-    if inst := labels.get("instance"):
-        names.add(node_name(inst))
-    return {n.lower() for n in names if n}
-
-
-def clean(points: Iterable[Point]) -> list[Point]:
-    """Points without NaN / infinite values."""
-    return [(t, v) for t, v in points if math.isfinite(v)]
 
 
 def window_s(ctx: ProbeContext) -> int:
@@ -160,11 +104,12 @@ def alternation(values: Iterable[str]) -> str:
 
 def score_of(findings: Sequence[Finding], focus: bool) -> float:
     """Strongest finding, plus a little per corroborating finding and for the alert's focus."""
-    if not findings:
-        return 0.0
-    strengths = sorted((f.strength for f in findings), reverse=True)
-    score = strengths[0] + CORROBORATION_BONUS * (len(strengths) - 1)
-    return min(MAX_SCORE, score + (FOCUS_BONUS if focus else 0.0))
+    return corroborated(
+        (f.strength for f in findings),
+        bonus=CORROBORATION_BONUS,
+        cap=MAX_SCORE,
+        extra=FOCUS_BONUS if focus else 0.0,
+    )
 
 
 @dataclass
@@ -229,7 +174,7 @@ class ComputeSpecialist(Specialist):
         for s in series:
             key = _key(s.labels)
             r = _Restarts(key)
-            pts = clean(s.points)
+            pts = finite(s.points)
             for (_, prev), (ts, v) in pairwise(pts):
                 delta = v - prev if v >= prev else v  # a fall is a counter reset
                 if delta > 0:
@@ -250,7 +195,7 @@ class ComputeSpecialist(Specialist):
         killed: dict[str, list[tuple[Key, int, datetime | None]]] = defaultdict(list)
         for s in series:
             key = _key(s.labels)
-            pts = clean(s.points)
+            pts = finite(s.points)
             if not pts:
                 continue
             r = restarts.get(key)
@@ -348,7 +293,7 @@ class ComputeSpecialist(Specialist):
         )
         climbs: list[tuple[Key, _Climb]] = []
         for s in series:
-            climb = _steady_climb(clean(s.points))
+            climb = _steady_climb(finite(s.points))
             if climb is not None:
                 climbs.append((_key(s.labels), climb))
         if not climbs:
@@ -390,7 +335,7 @@ class ComputeSpecialist(Specialist):
         series, eid = await ctx.metric_range(
             f"sum by (namespace, pod, container) (rate({usage}[2m]))"
         )
-        surges = {_key(s.labels): surge_ratio(clean(s.points), floor=1e-3) for s in series}
+        surges = {_key(s.labels): surge_ratio(finite(s.points), floor=1e-3) for s in series}
         return (eid if series else None), surges
 
     # -- nodes ------------------------------------------------------------------------
@@ -399,7 +344,7 @@ class ComputeSpecialist(Specialist):
         idle = selector("node_cpu_seconds_total", mode="idle")
         series, eid = await ctx.metric_range(f"1 - avg by (instance) (rate({idle}[2m]))")
         for s in sorted(series, key=lambda s: s.labels.get("instance", "")):
-            pts = clean(s.points)
+            pts = finite(s.points)
             start, length = longest_run(pts, CPU_BUSY_THRESHOLD)
             if start is None or length < CPU_SATURATION_MIN_S:
                 continue
@@ -419,7 +364,7 @@ class ComputeSpecialist(Specialist):
         ready = selector("kube_node_status_condition", condition="Ready", status="true")
         series, eid = await ctx.metric_range(f"{ready} == 0")
         for s in sorted(series, key=lambda s: s.labels.get("node", "")):
-            pts = clean(s.points)
+            pts = finite(s.points)
             if not pts:
                 continue
             node = s.labels.get("node") or node_name(
@@ -481,7 +426,7 @@ class ComputeSpecialist(Specialist):
         series, eid = await ctx.metric_range(f"{reason} == 1")
         fresh: dict[str, list[datetime]] = defaultdict(list)
         for s in series:
-            pts = clean(s.points)
+            pts = finite(s.points)
             # Evicted pods linger as Failed objects: count only those evicted in the window.
             if pts and (pts[0][0] - ctx.start).total_seconds() > 1.5 * ctx.step_s:
                 fresh[workload_name(s.labels.get("pod", "?"))].append(pts[0][0])
@@ -510,7 +455,7 @@ class ComputeSpecialist(Specialist):
         )
         worst: dict[str, tuple[float, datetime | None]] = {}
         for s in series:
-            pts = clean(s.points)
+            pts = finite(s.points)
             if not pts:
                 continue
             peak = max(v for _, v in pts)

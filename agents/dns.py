@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -24,10 +24,12 @@ from agents.models import Finding, Hypothesis
 from agents.signals import (
     Point,
     first_crossing,
+    hhmm,
     median,
+    noisy_or,
     rise_start,
     split_baseline,
-    strength_from_ratio,
+    strength_at,
 )
 from agents.specialist import ProbeContext, Specialist
 from agents.workload import workload_name
@@ -110,25 +112,6 @@ def parse_timeout_line(line: str) -> str | None:
     return m["dst"] if m else None
 
 
-def _hhmm(ts: datetime | None) -> str:
-    return ts.strftime("%H:%M") if ts else "?"
-
-
-def _strength(value: float, threshold: float, high: float) -> float:
-    """0 below ``threshold``; 0.3 at it, rising to 0.95 at ``high``."""
-    if value < threshold:
-        return 0.0
-    return max(0.3, strength_from_ratio(value, threshold, high))
-
-
-def _combine(weighted: Iterable[tuple[float, float]], cap: float = SCORE_CAP) -> float:
-    """Noisy-OR of (strength, weight) pairs: more independent signals give a higher score."""
-    miss = 1.0
-    for strength, weight in weighted:
-        miss *= 1.0 - max(0.0, min(1.0, strength * weight))
-    return min(cap, 1.0 - miss)
-
-
 def _points(series: Sequence[Series]) -> list[Point]:
     """The first series' finite points (the queries here aggregate to one series)."""
     if not series:
@@ -196,9 +179,9 @@ class DnsSpecialist(Specialist):
         ratio = peak / base
         onset = rise_start(pts, crossed, base * DEPARTURE_RATIO)
         ctx.add_finding(
-            f"CoreDNS requests ×{ratio:.1f} ({base:.0f} → {peak:.0f}/s, from {_hhmm(onset)})",
+            f"CoreDNS requests ×{ratio:.1f} ({base:.0f} → {peak:.0f}/s, from {hhmm(onset)})",
             [eid],
-            _strength(ratio, SURGE_RATIO, 20),
+            strength_at(ratio, SURGE_RATIO, 20),
             kind="dns_request_surge",
             component=dns_service(ctx.incident.topology),
             onset=onset,
@@ -228,7 +211,7 @@ class DnsSpecialist(Specialist):
             f"{who} sent {share:.0%} of {total} logged DNS queries"
             + (f" (next: {runners})" if runners else ""),
             [eid],
-            _strength(share, CLIENT_SHARE, 0.9),
+            strength_at(share, CLIENT_SHARE, 0.9),
             kind="dns_dominant_client",
             component=name,
             # A share of the logged queries has no start of its own: the surge dates it.
@@ -251,9 +234,9 @@ class DnsSpecialist(Specialist):
         listed = ", ".join(f"{u} ×{n}" for u, n in upstreams.most_common(3))
         onset = min(times)
         ctx.add_finding(
-            f"CoreDNS: {count} upstream i/o timeouts to {listed} (from {_hhmm(onset)})",
+            f"CoreDNS: {count} upstream i/o timeouts to {listed} (from {hhmm(onset)})",
             [eid],
-            _strength(count, TIMEOUT_LINES, 200),
+            strength_at(count, TIMEOUT_LINES, 200),
             kind="dns_upstream_timeouts",
             component=dns_service(ctx.incident.topology),
             onset=onset,
@@ -271,9 +254,9 @@ class DnsSpecialist(Specialist):
                 continue
             peak = max(v for t, v in pts if t >= onset)
             ctx.add_finding(
-                f"CoreDNS SERVFAIL {peak:.0%} of {what} (from {_hhmm(onset)})",
+                f"CoreDNS SERVFAIL {peak:.0%} of {what} (from {hhmm(onset)})",
                 [eid],
-                _strength(peak, SERVFAIL_RATIO, 0.5),
+                strength_at(peak, SERVFAIL_RATIO, 0.5),
                 kind=kind,
                 component=dns_service(ctx.incident.topology),
                 onset=onset,
@@ -334,9 +317,9 @@ class DnsSpecialist(Specialist):
             onset = min(onsets)
             ctx.add_finding(
                 f"CoreDNS restarted {total} times ({', '.join(sorted(pods)[:3])}; "
-                f"from {_hhmm(onset)})",
+                f"from {hhmm(onset)})",
                 [eid],
-                _strength(total, RESTARTS, 6),
+                strength_at(total, RESTARTS, 6),
                 kind="dns_restarts",
                 component=dns_service(topo),
                 onset=onset,
@@ -344,7 +327,7 @@ class DnsSpecialist(Specialist):
         if oom_pods:
             onset = min(oom_onsets)
             ctx.add_finding(
-                f"CoreDNS OOMKilled ({', '.join(sorted(oom_pods)[:3])}; from {_hhmm(onset)})",
+                f"CoreDNS OOMKilled ({', '.join(sorted(oom_pods)[:3])}; from {hhmm(onset)})",
                 [oom_eid],
                 0.8 if len(oom_pods) == 1 else 0.9,
                 kind="dns_oomkilled",
@@ -368,9 +351,9 @@ class DnsSpecialist(Specialist):
         if base * NXDOMAIN_RISE > peak:
             return  # always this high: the site's normal, not a change
         ctx.add_finding(
-            f"CoreDNS NXDOMAIN {peak:.0%} of responses (was {base:.0%}; from {_hhmm(onset)})",
+            f"CoreDNS NXDOMAIN {peak:.0%} of responses (was {base:.0%}; from {hhmm(onset)})",
             [eid],
-            _strength(peak, NXDOMAIN_RATIO, 0.95),
+            strength_at(peak, NXDOMAIN_RATIO, 0.95),
             kind="dns_nxdomain_ratio",
             component=dns_service(ctx.incident.topology),
             onset=onset,
@@ -382,9 +365,10 @@ class DnsSpecialist(Specialist):
         out: list[Hypothesis] = []
 
         def score(primary: Sequence[Finding], consequences: Sequence[Finding] = ()) -> float:
-            return _combine(
+            return noisy_or(
                 [(f.strength, _WEIGHTS.get(f.kind, 1.0)) for f in primary]
-                + [(f.strength, _CONSEQUENCE_WEIGHT) for f in consequences]
+                + [(f.strength, _CONSEQUENCE_WEIGHT) for f in consequences],
+                SCORE_CAP,
             )
 
         surge = ctx.findings_of("dns_request_surge")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
@@ -23,8 +23,17 @@ from itertools import pairwise
 from autogen_core.models import ChatCompletionClient
 
 from agents.models import Finding, Hypothesis, Incident
-from agents.signals import Point, first_crossing, median, split_baseline, strength_from_ratio
+from agents.signals import (
+    Point,
+    first_crossing,
+    hhmm,
+    median,
+    noisy_or,
+    split_baseline,
+    strength_at,
+)
 from agents.specialist import ProbeContext, Specialist
+from agents.workload import node_name
 from tools.errors import ToolError
 from tools.metrics.promql import selector
 from tools.snmp import oids
@@ -105,25 +114,6 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _hhmm(ts: datetime | None) -> str:
-    return ts.strftime("%H:%M") if ts else "?"
-
-
-def _strength(value: float, threshold: float, high: float) -> float:
-    """0 below ``threshold``; 0.3 at it, rising to 0.95 at ``high``."""
-    if value < threshold:
-        return 0.0
-    return max(0.3, strength_from_ratio(value, threshold, high))
-
-
-def combine(weighted: Iterable[tuple[float, float]], cap: float = SCORE_CAP) -> float:
-    """Noisy-OR of (strength, weight) pairs: more independent signals give a higher score."""
-    miss = 1.0
-    for strength, weight in weighted:
-        miss *= 1.0 - max(0.0, min(1.0, strength * weight))
-    return min(cap, 1.0 - miss)
-
-
 def _as_int(value: int | str) -> int | None:
     if isinstance(value, int):
         return value
@@ -175,17 +165,9 @@ def port_owner(topology: Topology, switch: str, port: int) -> str:
     return f"{switch} port {port}"
 
 
-def node_name(labels: dict[str, str], topology: Topology) -> str:
-    """The node a node-exporter series is about (``instance`` without its port)."""
-    if labels.get("node"):
-        return labels["node"]
-    instance = labels.get("instance", "")
-    host = instance.rsplit(":", 1)[0] if instance.count(":") == 1 else instance
-    host = host.strip("[]")
-    for node in topology.nodes:
-        if node.address and node.address == host:
-            return node.name
-    return host or "unknown node"
+def series_node(labels: dict[str, str], topology: Topology) -> str:
+    """The node a node-exporter series is about (its ``node`` label, else ``instance``)."""
+    return labels.get("node") or node_name(labels.get("instance", ""), topology) or "unknown node"
 
 
 class NetworkSpecialist(Specialist):
@@ -289,10 +271,10 @@ class NetworkSpecialist(Specialist):
                         if index.isdigit():
                             keep(vb, ports[int(index)].samples[col])
             except ToolError as exc:
-                ctx.notes.append(f"snmp: polling {device} stopped at {_hhmm(t)}: {exc.message}")
+                ctx.notes.append(f"snmp: polling {device} stopped at {hhmm(t)}: {exc.message}")
                 break
 
-        span = f"{len(times)} polls {_hhmm(times[0])}–{_hhmm(times[-1])}"
+        span = f"{len(times)} polls {hhmm(times[0])}–{hhmm(times[-1])}"
         self._judge_stp(ctx, device, stp, span, stp_eid)
         broadcast = present.get("broadcast", oids.IF_HC_IN_BROADCAST_PKTS)
         self._judge_broadcast(ctx, device, ports, span, column_eids["broadcast"], broadcast)
@@ -311,15 +293,15 @@ class NetworkSpecialist(Specialist):
         derived = ctx.add_snmp_evidence(
             f"{oids.STP_TOP_CHANGES} @ {device} ({span})",
             f"dot1dStpTopChanges {stp[0].value} → {stp[-1].value}: +{total}"
-            + (f", first increase after the {_hhmm(onset)} poll" if onset else ""),
+            + (f", first increase after the {hhmm(onset)} poll" if onset else ""),
         )
         if total < STP_CHANGES:
             return
         minutes = round((stp[-1].ts - stp[0].ts).total_seconds() / 60)
         ctx.add_finding(
-            f"{device} dot1dStpTopChanges +{total} in {minutes} min (from {_hhmm(onset)})",
+            f"{device} dot1dStpTopChanges +{total} in {minutes} min (from {hhmm(onset)})",
             [derived, eid],
-            _strength(total, STP_CHANGES, 50),
+            strength_at(total, STP_CHANGES, 50),
             kind="stp_topology_changes",
             component=device,
             onset=onset,
@@ -356,9 +338,9 @@ class NetworkSpecialist(Specialist):
             f"broadcast rate vs early window, ports {listed}",
         )
         ctx.add_finding(
-            f"{device} broadcast rate ×{ratio:,.0f} on {len(surging)} ports (from {_hhmm(onset)})",
+            f"{device} broadcast rate ×{ratio:,.0f} on {len(surging)} ports (from {hhmm(onset)})",
             [derived, eid],
-            _strength(ratio, BROADCAST_SURGE_RATIO, 200)
+            strength_at(ratio, BROADCAST_SURGE_RATIO, 200)
             + min(0.1, 0.02 * (len(surging) - BROADCAST_SURGE_PORTS)),
             kind="broadcast_surge",
             component=device,
@@ -406,9 +388,9 @@ class NetworkSpecialist(Specialist):
             else f"{len(port_list)} ports"
         )
         finding = ctx.add_finding(
-            f"{device} discards up to {peak:.0f}/s on {where} (from {_hhmm(onset)})",
+            f"{device} discards up to {peak:.0f}/s on {where} (from {hhmm(onset)})",
             [derived, eids["in_discards"], eids["out_discards"]],
-            _strength(peak, DISCARD_RATE, 100),
+            strength_at(peak, DISCARD_RATE, 100),
             kind="port_discards",
             component=device,
             onset=onset,
@@ -435,9 +417,9 @@ class NetworkSpecialist(Specialist):
             )
             finding = ctx.add_finding(
                 f"{device} port {index} ({owner}) input errors up to {peak:.1f}/s "
-                f"(from {_hhmm(onset)})",
+                f"(from {hhmm(onset)})",
                 [derived, eid],
-                _strength(peak, ERROR_RATE, 50),
+                strength_at(peak, ERROR_RATE, 50),
                 kind="port_errors",
                 component=owner,
                 onset=onset,
@@ -463,13 +445,13 @@ class NetworkSpecialist(Specialist):
             derived = ctx.add_snmp_evidence(
                 f"{oids.IF_OPER_STATUS}.{index} @ {device} ({span})",
                 f"ifOperStatus.{index} changed {len(changes)} times: "
-                + ", ".join(f"{_hhmm(t)}→{_OPER.get(s or 0, s)}" for _, t, s in changes[:10]),
+                + ", ".join(f"{hhmm(t)}→{_OPER.get(s or 0, s)}" for _, t, s in changes[:10]),
             )
             finding = ctx.add_finding(
                 f"{device} port {index} ({owner}) link changed state {len(changes)} times "
-                f"(from {_hhmm(onset)})",
+                f"(from {hhmm(onset)})",
                 [derived, eid],
-                _strength(len(changes), FLAP_CHANGES, 8),
+                strength_at(len(changes), FLAP_CHANGES, 8),
                 kind="link_flaps",
                 component=owner,
                 onset=onset,
@@ -495,9 +477,9 @@ class NetworkSpecialist(Specialist):
         for host, times in sorted(stp.items()):
             ctx.add_finding(
                 f"{host} syslog: {len(times)} spanning-tree / MAC-flap lines "
-                f"(from {_hhmm(times[0])})",
+                f"(from {hhmm(times[0])})",
                 [eid],
-                _strength(len(times), 1, 60),
+                strength_at(len(times), 1, 60),
                 kind="syslog_stp",
                 component=host,
                 onset=times[0],
@@ -509,9 +491,9 @@ class NetworkSpecialist(Specialist):
             finding = ctx.add_finding(
                 f"{host} syslog: {len(times)} link up/down lines for "
                 f"{'port ' + str(port) if port is not None else 'its ports'} "
-                f"({owner}, from {_hhmm(times[0])})",
+                f"({owner}, from {hhmm(times[0])})",
                 [eid],
-                _strength(len(times), FLAP_CHANGES, 8),
+                strength_at(len(times), FLAP_CHANGES, 8),
                 kind="syslog_link_updown",
                 component=owner,
                 onset=times[0],
@@ -534,11 +516,11 @@ class NetworkSpecialist(Specialist):
                 if onset is None:
                     continue
                 peak = max(v for t, v in pts if t >= onset)
-                node = node_name(s.labels, topo)
+                node = series_node(s.labels, topo)
                 ctx.add_finding(
-                    f"{node} NIC {what} up to {peak:.1f}/s (from {_hhmm(onset)})",
+                    f"{node} NIC {what} up to {peak:.1f}/s (from {hhmm(onset)})",
                     [eid],
-                    _strength(peak, NODE_ERROR_RATE, 100),
+                    strength_at(peak, NODE_ERROR_RATE, 100),
                     kind=kind,
                     component=node,
                     onset=onset,
@@ -555,11 +537,11 @@ class NetworkSpecialist(Specialist):
             if onset is None:
                 continue
             peak = max(v for t, v in pts if t >= onset)
-            node = node_name(s.labels, topo)
+            node = series_node(s.labels, topo)
             ctx.add_finding(
-                f"{node} conntrack table {peak:.0%} full (from {_hhmm(onset)})",
+                f"{node} conntrack table {peak:.0%} full (from {hhmm(onset)})",
                 [eid],
-                _strength(peak, CONNTRACK_RATIO, 1.0),
+                strength_at(peak, CONNTRACK_RATIO, 1.0),
                 kind="conntrack_ratio",
                 component=node,
                 onset=onset,
@@ -573,9 +555,9 @@ class NetworkSpecialist(Specialist):
         for host, times in sorted(by_host.items()):
             ctx.add_finding(
                 f"{host} kernel: {len(times)} 'nf_conntrack: table full' lines "
-                f"(from {_hhmm(times[0])})",
+                f"(from {hhmm(times[0])})",
                 [leid],
-                _strength(len(times), 1, 50),
+                strength_at(len(times), 1, 50),
                 kind="conntrack_table_full",
                 component=host,
                 onset=times[0],
@@ -590,9 +572,10 @@ class NetworkSpecialist(Specialist):
         used: set[str] = set()
 
         def score(primary: Sequence[Finding], neighbours: Sequence[Finding] = ()) -> float:
-            return combine(
+            return noisy_or(
                 [(f.strength, _WEIGHTS.get(f.kind, 1.0)) for f in _strongest_per_kind(primary)]
-                + [(f.strength, _NEIGHBOUR_WEIGHT) for f in _strongest_per_kind(neighbours)]
+                + [(f.strength, _NEIGHBOUR_WEIGHT) for f in _strongest_per_kind(neighbours)],
+                SCORE_CAP,
             )
 
         # stp_loop, per switch

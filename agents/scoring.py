@@ -32,7 +32,7 @@ class Score:
 def _forms(name: str) -> set[str]:
     n = name.strip().lower()
     first = _SEP.split(n)[0] if n else n
-    return {n, workload_name(n), first, workload_name(first)}
+    return {n, first, *(workload_name(x, ordinals=False) for x in (n, first))}
 
 
 def component_matches(got: str, expected: str) -> bool:

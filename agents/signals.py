@@ -5,9 +5,10 @@ No I/O here and nothing scenario-specific: each function looks at numbers only.
 
 from __future__ import annotations
 
+import math
 import statistics
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
 Point = tuple[datetime, float]
 
@@ -123,3 +124,38 @@ def rise_start(points: Sequence[Point], crossing: datetime, level: float) -> dat
             break
         start = ts
     return start
+
+
+def hhmm(ts: datetime | None) -> str:
+    """``03:01`` (UTC), or ``?``."""
+    return ts.astimezone(UTC).strftime("%H:%M") if ts else "?"
+
+
+def finite(points: Iterable[Point]) -> list[Point]:
+    """Points without NaN / infinite values."""
+    return [(t, v) for t, v in points if math.isfinite(v)]
+
+
+def strength_at(value: float, threshold: float, high: float) -> float:
+    """0 below ``threshold``; 0.3 at it, rising to 0.95 at ``high``."""
+    if value < threshold:
+        return 0.0
+    return max(0.3, strength_from_ratio(value, threshold, high))
+
+
+def noisy_or(weighted: Iterable[tuple[float, float]], cap: float) -> float:
+    """Noisy-OR of (strength, weight) pairs: more independent signals give a higher score."""
+    miss = 1.0
+    for strength, weight in weighted:
+        miss *= 1.0 - clamp01(strength * weight)
+    return min(cap, 1.0 - miss)
+
+
+def corroborated(
+    strengths: Iterable[float], *, bonus: float, cap: float, extra: float = 0.0
+) -> float:
+    """The strongest strength plus ``bonus`` per further one and ``extra``, capped."""
+    ordered = sorted(strengths, reverse=True)
+    if not ordered:
+        return 0.0
+    return min(cap, ordered[0] + bonus * (len(ordered) - 1) + extra)

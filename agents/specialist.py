@@ -356,7 +356,7 @@ class Specialist(BaseChatAgent):
         try:
             await self.probe(ctx)
             hypotheses = self.hypothesize(ctx)
-        except (ToolError, ValueError, KeyError, ArithmeticError) as exc:
+        except Exception as exc:  # one specialist's bug must not cost the incident its diagnosis
             log.exception("%s specialist failed", self.layer)
             ctx.notes.append(f"{self.layer} specialist stopped early: {type(exc).__name__}: {exc}")
         self.report = SpecialistReport(

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from agents.compute import clean, focus_names, hhmm, node_name, score_of
+from agents.compute import score_of
 from agents.models import Finding, Hypothesis
-from agents.signals import clamp01, longest_run
+from agents.signals import clamp01, finite, hhmm, longest_run
 from agents.specialist import ProbeContext, Specialist
+from agents.workload import focus_names, node_name
 from tools.logs.base import LogQuery, LogRecord
 from tools.metrics.base import Series
 from tools.metrics.promql import selector
@@ -116,7 +117,7 @@ class StorageSpecialist(Specialist):
         """Per (node, device), the filesystem with the lowest free fraction."""
         best: dict[tuple[str, str], _Fill] = {}
         for s in series:
-            pts = clean(s.points)
+            pts = finite(s.points)
             if not pts:
                 continue
             node = node_name(s.labels.get("instance", "?"), self._incident.topology)
@@ -162,7 +163,7 @@ class StorageSpecialist(Specialist):
         )
         done: set[str] = set()
         for s in sorted(series, key=lambda s: s.points[0][0] if s.points else ctx.end):
-            pts = clean(s.points)
+            pts = finite(s.points)
             node = node_name(s.labels.get("instance", "?"), self._incident.topology)
             if len(pts) < 2 or node in done:  # one projected sample is noise
                 continue
@@ -205,7 +206,7 @@ class StorageSpecialist(Specialist):
             f"histogram_quantile(0.99, sum by (instance, le) (rate({buckets}[5m])))"
         )
         for s in sorted(series, key=lambda s: s.labels.get("instance", "")):
-            pts = clean(s.points)
+            pts = finite(s.points)
             start, length = longest_run(pts, FSYNC_P99_THRESHOLD_S)
             if start is None or length < ctx.step_s:  # at least two samples in a row
                 continue
@@ -227,7 +228,7 @@ class StorageSpecialist(Specialist):
         series, eid = await ctx.metric_range(f"rate({io}[2m])")
         worst: dict[str, tuple[float, datetime, str]] = {}
         for s in series:
-            start, length = longest_run(clean(s.points), DISK_BUSY_THRESHOLD)
+            start, length = longest_run(finite(s.points), DISK_BUSY_THRESHOLD)
             if start is None or length < ctx.step_s:
                 continue
             node = node_name(s.labels.get("instance", "?"), self._incident.topology)
@@ -251,7 +252,7 @@ class StorageSpecialist(Specialist):
         phase = selector("kube_persistentvolumeclaim_status_phase", phase="Pending")
         series, eid = await ctx.metric_range(f"{phase} == 1")
         for s in sorted(series, key=lambda s: s.labels.get("persistentvolumeclaim", "")):
-            pts = clean(s.points)
+            pts = finite(s.points)
             if not pts:
                 continue
             claim = f"{s.labels.get('namespace', '?')}/{s.labels.get('persistentvolumeclaim', '?')}"

@@ -15,7 +15,7 @@ from agents.workload import workload_name
         ("coredns-5d78c9869d-8xk2p", "coredns"),
         ("report-generator-28401234-abc12", "report-generator"),
         ("node-exporter-x7k2p", "node-exporter"),
-        ("etcd-0", "etcd-0"),
+        ("etcd-0", "etcd"),
         ("my-app-proxy", "my-app-proxy"),
     ],
 )
