@@ -2720,6 +2720,20 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
     "20_no_fault_cpu_throttling": build_20,
 }
 
+EXTRA_MODULES = ("seeds_nodes", "seeds_platform")
+"""Sibling scripts that build more seeds on this site; each defines its own BUILDERS."""
+
+
+def all_builders() -> dict[str, Callable[[Path], None]]:
+    """This file's builders plus those of the sibling seed modules that exist, by id."""
+    import importlib
+
+    found = dict(BUILDERS)
+    for name in EXTRA_MODULES:
+        if (HERE / f"{name}.py").is_file():
+            found.update(importlib.import_module(name).BUILDERS)
+    return dict(sorted(found.items()))
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -2736,7 +2750,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             changed = []
-            for sid, build in BUILDERS.items():
+            for sid, build in all_builders().items():
                 build(Path(tmp) / sid)
                 for f in sorted((Path(tmp) / sid).iterdir()):
                     mine = args.out / sid / f.name
@@ -2745,7 +2759,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for c in changed:
                 print(f"would change: {c}")
             return 1 if changed else 0
-    for sid, build in BUILDERS.items():
+    for sid, build in all_builders().items():
         build(args.out / sid)
         sizes = {f.name: f.stat().st_size for f in sorted((args.out / sid).iterdir())}
         total = sum(sizes.values())
