@@ -40,7 +40,7 @@ from agents.reconcile import reconcile
 from agents.remediation import suggest
 from agents.specialist import Specialist, SpecialistReport
 from agents.storage import StorageSpecialist
-from agents.workload import subject_of_alert
+from agents.workload import focus_names, subject_of_alert
 from tools.sources import Sources
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,12 @@ def build_diagnosis(
 ) -> Diagnosis:
     """Reconcile the specialists' reports into a Diagnosis (timings filled in by the caller)."""
     evidence, findings, hypotheses, notes = _renumber(reports)
-    result = reconcile(hypotheses, incident.topology)
+    result = reconcile(hypotheses, incident.topology, focus_names(incident.labels))
     conf = confidence(result)
+    if result.root is None and evidence:
+        # "Nothing is broken" is only as good as what could be looked at.
+        seen = sum(1 for e in evidence if e.status in ("ok", "empty")) / len(evidence)
+        conf = round(conf * seen, 3)
     if result.root is not None:
         root = RootCause(
             layer=result.root.layer, fault=result.root.fault, component=result.root.component

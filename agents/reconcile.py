@@ -11,7 +11,7 @@ model, no knowledge of any scenario.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,9 +30,13 @@ SYMPTOM_DISCOUNT = 0.25
 COVERAGE_BONUS = 0.04
 """Added to a root candidate's ranking per other hypothesis it explains."""
 
+RELEVANCE_BONUS = 0.08
+"""Added to a root candidate's ranking when it, or a symptom it explains, is what the alert
+names: an unrelated anomaly elsewhere should not outrank the alert's own story."""
+
 # Upstream layer -> layers whose symptoms it can cause (docs/DESIGN.md).
 LAYER_EDGES: dict[str, frozenset[str]] = {
-    "network": frozenset({"dns", "control-plane", "application", "storage"}),
+    "network": frozenset({"dns", "control-plane", "application"}),
     "dns": frozenset({"application", "control-plane"}),
     "storage": frozenset({"control-plane", "application"}),
     "compute": frozenset({"application"}),
@@ -135,12 +139,20 @@ def _explains(cause: Hypothesis, effect: Hypothesis, topology: Topology) -> str 
     return f"explained by {cause.key} on {cause.component}: it {when}; {why}"
 
 
-def reconcile(hypotheses: Sequence[Hypothesis], topology: Topology) -> Reconciled:
+def _about(h: Hypothesis, focus: frozenset[str]) -> bool:
+    c = _norm(h.component)
+    return any(c == f or c.startswith(f + "-") or f.startswith(c + "-") for f in focus)
+
+
+def reconcile(
+    hypotheses: Sequence[Hypothesis], topology: Topology, focus: Iterable[str] = ()
+) -> Reconciled:
     """Assign roles and pick the root cause.
 
     Args:
         hypotheses: every specialist's proposals, raw scores.
         topology: site hints (which services are the DNS, ...).
+        focus: names the alert is about (workload, node, ...), lower-case; used for ranking.
 
     Returns:
         Hypotheses with ``role``, ``explained_by``, ``reason`` and reconciled ``score``,
@@ -166,7 +178,22 @@ def reconcile(hypotheses: Sequence[Hypothesis], topology: Topology) -> Reconcile
 
     roots = [h for i, h in enumerate(strong) if i not in explained]
     coverage = {id(r): sum(1 for cause, _ in explained.values() if cause is r) for r in roots}
-    roots.sort(key=lambda r: -(r.score + COVERAGE_BONUS * coverage[id(r)]))
+    focus_set = frozenset(_norm(f) for f in focus if f)
+
+    def relevant(r: Hypothesis) -> bool:
+        return _about(r, focus_set) or any(
+            cause is r and _about(strong[i], focus_set) for i, (cause, _) in explained.items()
+        )
+
+    roots.sort(
+        key=lambda r: (
+            -(
+                r.score
+                + COVERAGE_BONUS * coverage[id(r)]
+                + (RELEVANCE_BONUS if relevant(r) else 0.0)
+            )
+        )
+    )
     root = roots[0] if roots else None
 
     out: list[Hypothesis] = []

@@ -98,3 +98,17 @@ def test_causal_graph_has_no_two_cycles() -> None:
     pairs = {(c, (e_layer, f)) for c, (e_layer, faults), _ in FAULT_EDGES for f in faults}
     for cause, effect in pairs:
         assert (effect, cause) not in pairs
+
+
+def test_alert_relevance_breaks_near_ties() -> None:
+    """An unrelated, slightly stronger anomaly elsewhere does not outrank the alert's subject."""
+    disk = hyp("storage", "disk_full", "node-2", 0.85, 0)
+    elsewhere = hyp("network", "interface_errors", "node-3", 0.88, 0)
+    assert reconcile([disk, elsewhere], TOPO).root.key == "network/interface_errors"  # type: ignore[union-attr]
+    result = reconcile([disk, elsewhere], TOPO, focus={"node-2"})
+    assert result.root is not None and result.root.key == "storage/disk_full"
+    far_stronger = hyp("network", "interface_errors", "node-3", 0.97, 0)
+    assert (
+        reconcile([disk, far_stronger], TOPO, focus={"node-2"}).root.key
+        == "network/interface_errors"
+    )  # type: ignore[union-attr]
