@@ -22,7 +22,7 @@ import shutil
 import socket
 import tempfile
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -35,6 +35,7 @@ from urllib3.util.retry import Retry
 
 from tools.errors import BackendStartError, QueryError, SourceUnavailable
 from tools.metrics.base import Sample, Series
+from tools.metrics.result import to_samples, to_series
 from tools.timeutil import iso, parse_ts
 
 _INSTALL_HINT = "install the Debian package 'prometheus' (it ships prometheus and promtool)"
@@ -202,18 +203,7 @@ class RecordedPrometheus:
             tools.errors.SourceUnavailable: Prometheus cannot be reached.
         """
         when = min(parse_ts(at), self.observed_at)
-        result = await self._call(promql, {"time": when.timestamp()})
-        if not result:
-            return []
-        # Values come as text ("1.5", "NaN", "+Inf"); float() reads all of them.
-        if not isinstance(result[0], dict):  # scalar or string: [ts, "value"]
-            try:
-                return [Sample(labels={}, value=float(result[1]))]
-            except ValueError:
-                raise QueryError(f"{promql!r} gives a string, not a number") from None
-        if "values" in result[0]:
-            raise QueryError(f"{promql!r} is a range vector; use range() or wrap it in a function")
-        return [Sample(labels=r["metric"], value=float(r["value"][1])) for r in result]
+        return to_samples(promql, await self._call(promql, {"time": when.timestamp()}))
 
     async def range(
         self, promql: str, start: datetime, end: datetime, step_s: float
@@ -230,16 +220,7 @@ class RecordedPrometheus:
         if start > self.observed_at:
             return []
         params = {"start": start.timestamp(), "end": end.timestamp(), "step": step_s}
-        result = await self._call(promql, params, (start, end))
-        return [
-            Series(
-                labels=r["metric"],
-                points=tuple(
-                    (datetime.fromtimestamp(float(t), tz=UTC), float(v)) for t, v in r["values"]
-                ),
-            )
-            for r in result
-        ]
+        return to_series(await self._call(promql, params, (start, end)))
 
     async def _call(
         self,
