@@ -222,6 +222,33 @@ _SPECS: dict[tuple[str, str | None], Spec] = {
         "-s --summary -t -u -n -a -l -i -m -e -x -4 -6 -H -p -o -w --tcp --udp --numeric --all --listening"
     ),
     ("conntrack", None): _spec("-S -C --stats --count"),
+    ("du", None): _spec(
+        "-x -s -h -c -k -m --one-file-system --summarize --human-readable --total",
+        positional=PATH,
+        min_positional=1,
+        max_positional=8,
+    ),
+    ("findmnt", None): _spec(
+        "-n -l -D --df --noheadings --list", positional=PATH, max_positional=2
+    ),
+    ("systemctl", "is-active"): _spec(
+        "-q --quiet", positional=UNIT, min_positional=1, max_positional=8
+    ),
+    ("systemctl", "status"): _spec(
+        "--no-pager -l --full",
+        {"-n": NUMBER, "--lines": NUMBER},
+        positional=UNIT,
+        min_positional=1,
+        max_positional=4,
+        append=["--no-pager"],
+    ),
+    ("ethtool", None): _spec(
+        "-S -i -m --statistics --driver",
+        positional=DEVICE,
+        min_positional=1,
+        max_positional=1,
+        required=[("-S", "-i", "-m", "--statistics", "--driver")],
+    ),
     ("openssl", "x509"): _spec(
         "-noout -enddate -startdate -dates -subject -issuer -serial -fingerprint",
         {"-in": CERT_PATH, "-checkend": NUMBER, "-inform": _choice("format", "PEM", "DER")},
