@@ -14,7 +14,7 @@ the alert's labels only to rank what it found, never as a finding.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -48,8 +48,13 @@ MEMORY_LEAK_MIN_LIMIT_FRACTION = 0.8
 """Working set / limit the steady growth must reach."""
 MEMORY_LEAK_MIN_RISE_FRACTION = 0.1
 """Least rise over the growth segment, as a fraction of the limit (flat is not growth)."""
-MEMORY_LEAK_MIN_POINTS = 6
-"""Least samples in a growth segment."""
+MEMORY_LEAK_MIN_SAMPLES = 6
+"""Least raw samples a climb rests on, counted as value changes: a range query repeats the
+last sample when its step is finer than the scrape interval (or over a gap), and those
+repeats are no evidence of steady growth."""
+MEMORY_LEAK_MIN_S = 600.0
+"""Least time a climb takes to reach its top (a spike to the limit in a minute is an OOM, not
+a leak); a climb already under way when the window opens is exempt (its start is unseen)."""
 MEMORY_RESET_DROP = 0.3
 """A fall of this fraction of the limit between two samples is a restart, not noise."""
 LOAD_SURGE_RATIO = 3.0
@@ -82,6 +87,12 @@ _KERNEL_OOM = (
     r"Out of memory: Kill|Memory cgroup out of memory|oom-kill:|invoked oom-killer|Killed process"
 )
 _KUBELET = r"(?i)PLEG is not healthy|Node became not ready|NodeNotReady|eviction manager|Evicted"
+# What the eviction manager says while it evicts (not "failed to get summary stats",
+# "starting control loop" and other housekeeping).
+_EVICTING = re.compile(
+    r"(?i)reclaim|must evict|ranked for eviction|evicting|\bevicted\b|unable to evict"
+    r"|cannot evict|low on resource"
+)
 _KILLED = re.compile(r"\bKilled process \d+ \(([^)]+)\)")
 _KILL = re.compile(r"\bKill process \d+ \(([^)]+)\)")  # old kernels, before "Killed process"
 _TASK = re.compile(r"oom-kill:.*?\btask=([^,\s]+)")
@@ -292,8 +303,9 @@ class ComputeSpecialist(Specialist):
             f"sum by ({by}) ({ws}) / (sum by ({by}) ({limit}) > 0)"
         )
         climbs: list[tuple[Key, _Climb]] = []
+        opens = ctx.start + timedelta(seconds=1.5 * ctx.step_s)
         for s in series:
-            climb = _steady_climb(finite(s.points))
+            climb = _steady_climb(finite(s.points), opens)
             if climb is not None:
                 climbs.append((_key(s.labels), climb))
         if not climbs:
@@ -394,7 +406,7 @@ class ComputeSpecialist(Specialist):
                 pleg[host].append(r)
             elif "node became not ready" in low or "nodenotready" in low:
                 notready[host].append(r)
-            elif "evict" in low:
+            elif _EVICTING.search(r.line):
                 evict[host].append(r)
         for host in sorted(set(pleg) | set(notready)):
             lines = pleg[host] + notready[host]
@@ -425,26 +437,66 @@ class ComputeSpecialist(Specialist):
         reason = selector("kube_pod_status_reason", reason="Evicted")
         series, eid = await ctx.metric_range(f"{reason} == 1")
         fresh: dict[str, list[datetime]] = defaultdict(list)
+        nodes: dict[tuple[str, str], str | None] = {}  # (namespace, pod) -> node
         for s in series:
             pts = finite(s.points)
             # Evicted pods linger as Failed objects: count only those evicted in the window.
             if pts and (pts[0][0] - ctx.start).total_seconds() > 1.5 * ctx.step_s:
-                fresh[workload_name(s.labels.get("pod", "?"))].append(pts[0][0])
+                pod = s.labels.get("pod", "?")
+                fresh[workload_name(pod)].append(pts[0][0])
+                nodes[(s.labels.get("namespace", ""), pod)] = s.labels.get("node")
         if not fresh:
             return
+        cites = [eid]
+        if info_eid := await self._nodes_of(ctx, nodes):
+            cites.append(info_eid)
         first = min(min(ts) for ts in fresh.values())
         count = sum(len(ts) for ts in fresh.values())
         names = ", ".join(sorted(fresh)[:4]) + ("…" if len(fresh) > 4 else "")
-        hosts = {f.component for f in ctx.findings_of("kubelet_eviction")}
-        component = next(iter(hosts)) if len(hosts) == 1 else sorted(fresh)[0]
+        # The node under pressure: the kubelet that says it evicts, else where the evicted
+        # pods ran (the most of them), as with logs; the workload only when neither is known.
+        hosts = {f.component for f in ctx.findings_of("kubelet_eviction") if f.component}
+        on = Counter(n for n in nodes.values() if n)
+        ranked = sorted(on, key=lambda n: (n not in hosts, -on[n], n))
+        if len(hosts) == 1:
+            component = next(iter(hosts))
+        else:
+            component = ranked[0] if ranked else sorted(fresh)[0]
+        where = f" on {', '.join(ranked[:3])}" if ranked else ""
         ctx.add_finding(
-            f"{count} pod(s) Evicted since {hhmm(first)} ({names})",
-            [eid],
+            f"{count} pod(s) Evicted{where} since {hhmm(first)} ({names})",
+            cites,
             min(0.85, 0.65 + 0.05 * count),
             kind="pods_evicted",
             component=component,
             onset=first,
         )
+
+    async def _nodes_of(
+        self, ctx: ProbeContext, nodes: dict[tuple[str, str], str | None]
+    ) -> str | None:
+        """Fill in ``nodes`` (evicted pod -> node) from topology, else kube_pod_info's node
+        label; returns the evidence id when kube_pod_info was asked."""
+        for ns, pod in nodes:
+            hint = next(
+                (
+                    p
+                    for p in self._incident.topology.pods
+                    if p.name == pod and p.namespace in (None, ns)
+                ),
+                None,
+            )
+            nodes[(ns, pod)] = nodes[(ns, pod)] or (hint.node if hint else None)
+        missing = {pod for (_, pod), node in nodes.items() if not node}
+        if not missing:
+            return None
+        info = selector("kube_pod_info", ("pod", "=~", alternation(missing)))
+        samples, eid = await ctx.metric_instant(f"max by (namespace, pod, node) ({info})")
+        for sample in samples:
+            key = (sample.labels.get("namespace", ""), sample.labels.get("pod", ""))
+            if key in nodes and not nodes[key] and sample.labels.get("node"):
+                nodes[key] = sample.labels["node"]
+        return eid if samples else None
 
     async def _throttling(self, ctx: ProbeContext) -> None:
         by = "namespace, pod, container"
@@ -556,19 +608,25 @@ def _segments(points: Sequence[Point]) -> list[list[Point]]:
     return out
 
 
-def _steady_climb(points: Sequence[Point]) -> _Climb | None:
+def _steady_climb(points: Sequence[Point], opens: datetime) -> _Climb | None:
     """The first steady climb to near the limit (with the count and peak of all), or None.
 
     The first one is described because it shows memory leaving its usual level: its
-    onset is when the trouble began; later climbs are restarts repeating it.
+    onset is when the trouble began; later climbs are restarts repeating it. A climb
+    counts only when it rests on ``MEMORY_LEAK_MIN_SAMPLES`` raw samples and took
+    ``MEMORY_LEAK_MIN_S`` to reach its top, unless it began before ``opens`` (the window).
     """
     found: list[_Climb] = []
     for seg in _segments(points):
-        if len(seg) < MEMORY_LEAK_MIN_POINTS:
+        peak = max(v for _, v in seg)
+        top_at = next(t for t, v in seg if v == peak)
+        climb = [p for p in seg if p[0] <= top_at]
+        samples = 1 + sum(1 for (_, a), (_, b) in pairwise(climb) if a != b)
+        took = (top_at - seg[0][0]).total_seconds()
+        if samples < MEMORY_LEAK_MIN_SAMPLES or (took < MEMORY_LEAK_MIN_S and seg[0][0] > opens):
             continue
         slope, r2 = slope_per_s(seg)
         span = (seg[-1][0] - seg[0][0]).total_seconds()
-        peak = max(v for _, v in seg)
         if (
             slope <= 0
             or r2 < MEMORY_LEAK_MIN_R2
@@ -579,7 +637,6 @@ def _steady_climb(points: Sequence[Point]) -> _Climb | None:
         rise_from = seg[0][1] + 0.1 * (peak - seg[0][1])
         onset = next((t for t, v in seg if v > rise_from), seg[0][0])
         low = min(v for _, v in seg)
-        top_at = next(t for t, v in seg if v == peak)
         found.append(_Climb(onset, low, peak, top_at, peak, r2, 1))
     if not found:
         return None

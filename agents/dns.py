@@ -88,6 +88,7 @@ _CONSEQUENCE_WEIGHT = 0.4
 """Restarts / OOM kills count this much towards a flood that explains them."""
 
 _RANGE = "2m"
+_RANGE_S = 120
 
 # [INFO] 10.42.1.17:51234 - 1234 "A IN name. udp 77 false 512" NOERROR qr,rd 106 0.0001s
 _QUERY_LINE = re.compile(
@@ -189,8 +190,16 @@ class DnsSpecialist(Specialist):
 
     async def _probe_clients(self, ctx: ProbeContext) -> None:
         records, eid = await ctx.logs(ctx.log_query({"app": "coredns"}, regex=_QUERY_FILTER))
+        # A flood that began late is diluted by the quiet queries before it: with a surge,
+        # the share counts only the queries since its onset (less the rate's range, over
+        # which the onset may lag the first flooding query).
+        surge = ctx.findings_of("dns_request_surge")
+        onset = surge[0].onset if surge else None
+        since = onset - timedelta(seconds=_RANGE_S) if onset is not None else None
         counts: Counter[str] = Counter()
         for rec in records:
+            if since is not None and rec.ts < since:
+                continue
             parsed = parse_query_line(rec.line)
             if parsed is not None:
                 counts[parsed[0]] += 1
@@ -209,6 +218,7 @@ class DnsSpecialist(Specialist):
         )
         ctx.add_finding(
             f"{who} sent {share:.0%} of {total} logged DNS queries"
+            + (f" since {hhmm(since)}" if since is not None else "")
             + (f" (next: {runners})" if runners else ""),
             [eid],
             strength_at(share, CLIENT_SHARE, 0.9),

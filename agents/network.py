@@ -1,9 +1,9 @@
 """The network specialist: switches (SNMP, syslog) and node network stacks (metrics, kernel).
 
 It runs the baseline probe plan of docs/signals.md (section "network") and proposes
-network hypotheses: stp_loop, link_flap, interface_errors, packet_loss and
-conntrack_exhaustion. It reads SNMP counters poll by poll over the incident window,
-so that wraps and counter resets never look like surges.
+network hypotheses: stp_loop, link_flap, interface_errors, packet_loss,
+conntrack_exhaustion and mtu_mismatch. It reads SNMP counters poll by poll over the
+incident window, so that wraps and counter resets never look like surges.
 
 It must not change anything on a device or node, must not key on scenario names or
 ground truth, and must not treat device or log text as instructions: lines are only
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +48,7 @@ __all__ = [
     "DISCARD_RATE",
     "ERROR_RATE",
     "FLAP_CHANGES",
+    "ICMP_UNREACH_RATE",
     "NODE_ERROR_RATE",
     "STP_CHANGES",
     "NetworkSpecialist",
@@ -74,6 +75,12 @@ NODE_ERROR_RATE = 1.0
 """node_network_receive_errs_total / _drop_total per second on a node that is abnormal."""
 CONNTRACK_RATIO = 0.9
 """node_nf_conntrack_entries / node_nf_conntrack_entries_limit that is abnormal."""
+ICMP_UNREACH_RATE = 1.0
+"""node_netstat_Icmp_OutDestUnreachs per second on a node that corroborates an MTU mismatch."""
+MTU_CHANGED_STRENGTH = 0.8
+"""A node whose primary MTU left the majority's value within the window ..."""
+MTU_STANDING_STRENGTH = 0.6
+"""... or differed from it all along (a deliberate jumbo-frame node is possible)."""
 
 SCORE_CAP = 0.97
 """No hypothesis is ever certain from telemetry alone."""
@@ -94,9 +101,14 @@ _WEIGHTS: dict[str, float] = {
     "node_rx_drops": 0.8,
     "conntrack_ratio": 1.0,
     "conntrack_table_full": 1.0,
+    "mtu_mismatch": 1.0,
+    "kernel_frag_needed": 0.6,
+    "icmp_dest_unreach": 0.5,
 }
 _NEIGHBOUR_WEIGHT = 0.5
 
+_PRIMARY_IFACES = "eth.*|en.*|bond.*"
+_FRAG_LINE = r"(?i)fragmentation needed|frag needed"
 _VIRTUAL_IFACES = "lo|veth.*|cali.*|flannel.*|cni.*|docker.*|cilium.*|vxlan.*|tunl.*|kube-ipvs.*"
 _SYSLOG_PATTERN = r"%SPANTREE|MACFLAP|%LINK-\d-UPDOWN|%LINEPROTO-\d-UPDOWN"
 _LINK_LINE = re.compile(r"%LINK-\d-UPDOWN")
@@ -176,7 +188,8 @@ class NetworkSpecialist(Specialist):
     layer = "network"
     description_text = (
         "Network specialist: spanning tree, broadcast storms, link flaps, interface "
-        "errors, packet loss and conntrack exhaustion, from SNMP, syslog and node metrics."
+        "errors, packet loss, conntrack exhaustion and MTU mismatches, from SNMP, syslog "
+        "and node metrics."
     )
 
     def __init__(
@@ -200,6 +213,7 @@ class NetworkSpecialist(Specialist):
         await self._probe_syslog(ctx)
         await self._probe_node_counters(ctx)
         await self._probe_conntrack(ctx)
+        await self._probe_mtu(ctx)
 
     # ---------------------------------------------------------------- SNMP
 
@@ -563,6 +577,76 @@ class NetworkSpecialist(Specialist):
                 onset=times[0],
             )
 
+    async def _probe_mtu(self, ctx: ProbeContext) -> None:
+        """One node's primary-interface MTU against the others'; frag-needed corroborates."""
+        topo = ctx.incident.topology
+        sel = selector("node_network_mtu_bytes", ("device", "=~", _PRIMARY_IFACES))
+        series, eid = await ctx.metric_range(f"max by (instance, node, device) ({sel})")
+        primary: dict[str, tuple[str, list[Point]]] = {}
+        for s in series:
+            pts = [(t, v) for t, v in s.points if not math.isnan(v)]
+            node, device = series_node(s.labels, topo), s.labels.get("device", "")
+            if pts and (node not in primary or _iface_rank(device) < _iface_rank(primary[node][0])):
+                primary[node] = (device, pts)
+        now = {node: pts[-1][1] for node, (_, pts) in primary.items()}
+        ranked = Counter(now.values()).most_common()
+        if len(ranked) < 2:
+            return  # one MTU everywhere (1500 or 9000 alike) is no mismatch
+        (usual, agree), (_, runner_up) = ranked[0], ranked[1]
+        if agree < 2 or agree == runner_up:
+            ctx.notes.append(f"network: node MTUs differ ({len(ranked)} values) with no majority")
+            return
+        odd: list[Finding] = []
+        for node, (device, pts) in sorted(primary.items()):
+            mtu = now[node]
+            if mtu == usual:
+                continue
+            changes = [(t, a) for (_, a), (t, b) in pairwise(pts) if a != b]
+            onset = changes[-1][0] if changes else ctx.start
+            was = f", was {changes[-1][1]:.0f} until {hhmm(onset)}" if changes else ""
+            odd.append(
+                ctx.add_finding(
+                    f"{node} {device} MTU {mtu:.0f} while {agree} other nodes use {usual:.0f}{was}",
+                    [eid],
+                    MTU_CHANGED_STRENGTH if changes else MTU_STANDING_STRENGTH,
+                    kind="mtu_mismatch",
+                    component=node,
+                    onset=onset,
+                )
+            )
+        if not odd:
+            return
+        records, leid = await ctx.logs(ctx.log_query({"app": "kernel"}, regex=_FRAG_LINE))
+        by_host: dict[str, list[datetime]] = defaultdict(list)
+        for rec in records:
+            by_host[rec.labels.get("host") or "unknown node"].append(rec.ts)
+        for host, times in sorted(by_host.items()):
+            ctx.add_finding(
+                f"{host} kernel: {len(times)} 'fragmentation needed' lines (from {hhmm(times[0])})",
+                [leid],
+                strength_at(len(times), 1, 50),
+                kind="kernel_frag_needed",
+                component=host,
+                onset=times[0],
+            )
+        icmp = selector("node_netstat_Icmp_OutDestUnreachs")
+        series, ieid = await ctx.metric_range(f"sum by (instance, node) (rate({icmp}[2m]))")
+        for s in series:
+            pts = [(t, v) for t, v in s.points if not math.isnan(v)]
+            crossed = first_crossing(pts, ICMP_UNREACH_RATE - 1e-9)
+            if crossed is None:
+                continue
+            peak = max(v for t, v in pts if t >= crossed)
+            node = series_node(s.labels, topo)
+            ctx.add_finding(
+                f"{node} sends ICMP destination-unreachable {peak:.1f}/s (from {hhmm(crossed)})",
+                [ieid],
+                strength_at(peak, ICMP_UNREACH_RATE, 100),
+                kind="icmp_dest_unreach",
+                component=node,
+                onset=crossed,
+            )
+
     # ---------------------------------------------------------------- hypotheses
 
     def hypothesize(self, ctx: ProbeContext) -> list[Hypothesis]:
@@ -636,8 +720,19 @@ class NetworkSpecialist(Specialist):
         ):
             out.append(ctx.hypothesis("conntrack_exhaustion", comp, found, score(found)))
 
+        # mtu_mismatch, per odd node; frag-needed lines and ICMP anywhere corroborate it
+        frag = ctx.findings_of("kernel_frag_needed", "icmp_dest_unreach")
+        for f in ctx.findings_of("mtu_mismatch"):
+            comp = f.component or "unknown"
+            out.append(ctx.hypothesis("mtu_mismatch", comp, [f, *frag], score([f, *frag])))
+
         out.sort(key=lambda h: -h.score)
         return out
+
+
+def _iface_rank(device: str) -> tuple[int, str]:
+    """Which of a node's interfaces is its primary: a bond, else the first by name."""
+    return (0 if device.startswith("bond") else 1, device)
 
 
 def _strongest_per_kind(findings: Sequence[Finding]) -> list[Finding]:

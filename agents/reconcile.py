@@ -56,7 +56,15 @@ FAULT_EDGES: tuple[tuple[tuple[str, str], tuple[str, frozenset[str]], str], ...]
     (("compute", "memory_leak"), ("compute", frozenset({"oom_kill", "pod_crashloop"})), "same"),
     (("compute", "node_not_ready"), ("compute", frozenset({"pod_crashloop", "eviction"})), "any"),
     (("compute", "node_not_ready"), ("dns", frozenset({"resolver_down"})), "any"),
-    (("compute", "oom_kill"), ("dns", frozenset({"resolver_down"})), "dns-service"),
+    # A crashing or OOM-killed resolver *is* the resolver being down: the DNS layer's
+    # name for it is the answer, the compute view of the same pods its symptom.
+    (
+        ("dns", "resolver_down"),
+        ("compute", frozenset({"oom_kill", "pod_crashloop"})),
+        "dns-service",
+    ),
+    # Apps that die on "no such host" after a bad Corefile/search-domain change.
+    (("dns", "misconfiguration"), ("compute", frozenset({"pod_crashloop"})), "any"),
     (
         ("compute", "cpu_saturation"),
         ("dns", frozenset({"upstream_failure", "resolver_down"})),
@@ -67,6 +75,19 @@ FAULT_EDGES: tuple[tuple[tuple[str, str], tuple[str, frozenset[str]], str], ...]
     (("storage", "slow_disk"), ("compute", frozenset({"node_not_ready"})), "any"),
     (("network", "stp_loop"), ("compute", frozenset({"node_not_ready"})), "any"),
     (("network", "link_flap"), ("compute", frozenset({"node_not_ready"})), "any"),
+    (
+        ("control-plane", "etcd_unhealthy"),
+        ("control-plane", frozenset({"apiserver_overload"})),
+        "any",
+    ),
+    (
+        ("control-plane", "cert_expired"),
+        ("compute", frozenset({"node_not_ready", "pod_crashloop"})),
+        "any",
+    ),
+    (("application", "bad_deploy"), ("compute", frozenset({"pod_crashloop"})), "same"),
+    (("application", "misconfiguration"), ("compute", frozenset({"pod_crashloop"})), "same"),
+    (("compute", "memory_leak"), ("application", frozenset({"dependency_timeout"})), "same"),
 )
 
 
@@ -96,10 +117,8 @@ def _fmt(ts: datetime | None) -> str:
     return ts.strftime("%H:%M") if ts else "an unknown time"
 
 
-def _causal(cause: Hypothesis, effect: Hypothesis, topology: Topology) -> str | None:
-    """Why ``cause`` can produce ``effect`` (ignoring timing), or None."""
-    if cause.layer == effect.layer and cause.fault == effect.fault:
-        return None
+def _fault_edge(cause: Hypothesis, effect: Hypothesis, topology: Topology) -> bool:
+    """Whether a specific fault-level edge says ``cause`` can produce ``effect``."""
     for (c_layer, c_fault), (e_layer, e_faults), scope in FAULT_EDGES:
         if (cause.layer, cause.fault) != (c_layer, c_fault):
             continue
@@ -107,12 +126,22 @@ def _causal(cause: Hypothesis, effect: Hypothesis, topology: Topology) -> str | 
             continue
         if scope == "same" and _norm(cause.component) != _norm(effect.component):
             continue
-        if scope == "dns-service" and not (
-            _is_dns_service(effect.component, topology)
-            or _is_dns_service(cause.component, topology)
-        ):
+        if scope == "dns-service" and not _is_dns_service(effect.component, topology):
             continue
+        return True
+    return False
+
+
+def _causal(cause: Hypothesis, effect: Hypothesis, topology: Topology) -> str | None:
+    """Why ``cause`` can produce ``effect`` (ignoring timing), or None."""
+    if cause.layer == effect.layer and cause.fault == effect.fault:
+        return None
+    if _fault_edge(cause, effect, topology):
         return f"{cause.key} on {cause.component} can cause {effect.key} on {effect.component}"
+    # A specific edge the other way (a bad deploy crash-loops its pods) beats the
+    # general layer order (compute is upstream of application).
+    if _fault_edge(effect, cause, topology):
+        return None
     if effect.layer in LAYER_EDGES.get(cause.layer, frozenset()):
         return f"{cause.layer} is upstream of {effect.layer}"
     return None

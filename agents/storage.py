@@ -54,6 +54,9 @@ DISK_EXCLUDED_DEVICES = "loop.*|ram.*|sr.*|fd.*"
 """Pseudo block devices."""
 PVC_PENDING_MIN_S = 120.0
 """How long a claim must stay Pending to count (provisioning takes seconds)."""
+ENOSPC_UNEXPLAINED_STRENGTH = 0.3
+"""'no space left on device' lines on a node whose bytes and inodes both look fine (a quota,
+a tmpfs): too weak for a hypothesis alone."""
 DF_FULL_PERCENT = 90
 """``df`` Use% (or IUse%) at or above which SSH corroborates a full filesystem."""
 DF_MAX_NODES = 2
@@ -100,14 +103,14 @@ class StorageSpecialist(Specialist):
 
     async def probe(self, ctx: ProbeContext) -> None:
         """Run the storage baseline plan, in a fixed order (evidence ids stay stable)."""
-        await self._filesystem_fill(ctx)
+        space = await self._filesystem_fill(ctx)
         await self._fill_projection(ctx)
-        await self._inodes(ctx)
+        inodes = await self._inodes(ctx)
         await self._fsync(ctx)
         await self._disk_busy(ctx)
         await self._pending_claims(ctx)
         await self._provisioner_lines(ctx)
-        await self._disk_lines(ctx)
+        await self._disk_lines(ctx, space, inodes)
         await self._etcd_lines(ctx)
         await self._df(ctx)
 
@@ -135,12 +138,14 @@ class StorageSpecialist(Specialist):
                 best[(node, device)] = fill
         return sorted(best.values(), key=lambda f: (f.low, f.node, f.mountpoint))
 
-    async def _filesystem_fill(self, ctx: ProbeContext) -> None:
+    async def _filesystem_fill(self, ctx: ProbeContext) -> list[_Fill]:
+        """Findings for full filesystems; returns every filesystem's fill (for ENOSPC lines)."""
         fs = _fstype_filter()
         avail = selector("node_filesystem_avail_bytes", fs)
         size = selector("node_filesystem_size_bytes", fs)
         series, eid = await ctx.metric_range(f"{avail} / ({size} > 0)")
-        for f in self._fills(series):
+        fills = self._fills(series)
+        for f in fills:
             if f.low > FS_FREE_THRESHOLD:
                 continue
             filling = f.first - f.low >= FS_FILLING_DROP
@@ -155,6 +160,7 @@ class StorageSpecialist(Specialist):
                 component=f.node,
                 onset=f.onset,
             )
+        return fills
 
     async def _fill_projection(self, ctx: ProbeContext) -> None:
         avail = selector("node_filesystem_avail_bytes", _fstype_filter())
@@ -180,12 +186,14 @@ class StorageSpecialist(Specialist):
                 onset=pts[0][0],
             )
 
-    async def _inodes(self, ctx: ProbeContext) -> None:
+    async def _inodes(self, ctx: ProbeContext) -> list[_Fill]:
+        """Findings for exhausted inodes; returns every filesystem's inode fill."""
         fs = _fstype_filter()
         free = selector("node_filesystem_files_free", fs)
         files = selector("node_filesystem_files", fs)
         series, eid = await ctx.metric_range(f"{free} / ({files} > 0)")
-        for f in self._fills(series):
+        fills = self._fills(series)
+        for f in fills:
             if f.low > INODE_FREE_THRESHOLD:
                 continue
             ctx.add_finding(
@@ -197,6 +205,7 @@ class StorageSpecialist(Specialist):
                 component=f.node,
                 onset=f.onset,
             )
+        return fills
 
     # -- latency ----------------------------------------------------------------------
 
@@ -249,10 +258,16 @@ class StorageSpecialist(Specialist):
     # -- volumes ----------------------------------------------------------------------
 
     async def _pending_claims(self, ctx: ProbeContext) -> None:
-        phase = selector("kube_persistentvolumeclaim_status_phase", phase="Pending")
-        series, eid = await ctx.metric_range(f"{phase} == 1")
-        for s in sorted(series, key=lambda s: s.labels.get("persistentvolumeclaim", "")):
-            pts = finite(s.points)
+        # Every phase series, not just Pending == 1: when kube-state-metrics' data begins
+        # (its scrape offset) tells a claim Pending all along from one that became Pending.
+        series, eid = await ctx.metric_range(
+            "max by (namespace, persistentvolumeclaim, phase) "
+            f"({selector('kube_persistentvolumeclaim_status_phase')})"
+        )
+        begins = min((s.points[0][0] for s in series if s.points), default=ctx.start)
+        pending = [s for s in series if s.labels.get("phase") == "Pending"]
+        for s in sorted(pending, key=lambda s: s.labels.get("persistentvolumeclaim", "")):
+            pts = [(t, v) for t, v in finite(s.points) if v == 1]
             if not pts:
                 continue
             claim = f"{s.labels.get('namespace', '?')}/{s.labels.get('persistentvolumeclaim', '?')}"
@@ -260,7 +275,8 @@ class StorageSpecialist(Specialist):
             if length < PVC_PENDING_MIN_S:
                 continue
             # A claim Pending all along may simply wait for its first consumer.
-            new = (pts[0][0] - ctx.start).total_seconds() > 1.5 * ctx.step_s
+            was_not = any(v == 0 for t, v in finite(s.points) if t < pts[0][0])
+            new = was_not or (pts[0][0] - begins).total_seconds() > 1.5 * ctx.step_s
             since = f"since {hhmm(pts[0][0])}" if new else "all window"
             ctx.add_finding(
                 f"PVC {claim} Pending for {length / 60:.0f} min ({since})",
@@ -299,7 +315,9 @@ class StorageSpecialist(Specialist):
 
     # -- logs -------------------------------------------------------------------------
 
-    async def _disk_lines(self, ctx: ProbeContext) -> None:
+    async def _disk_lines(
+        self, ctx: ProbeContext, space: Sequence[_Fill], inodes: Sequence[_Fill]
+    ) -> None:
         query = LogQuery.model_validate(
             {
                 "matchers": [{"label": "app", "op": "=~", "value": ".+"}],
@@ -320,12 +338,13 @@ class StorageSpecialist(Specialist):
         for host, lines in sorted(enospc.items()):
             apps = sorted({r.labels.get("app", "?") for r in lines})
             first = min(r.ts for r in lines)
+            cause, why = _enospc_cause(host, space, inodes)
             ctx.add_finding(
                 f"{host}: 'no space left on device' ×{len(lines)} ({', '.join(apps[:4])}) "
-                f"since {hhmm(first)}",
+                f"since {hhmm(first)}{why}",
                 [eid],
-                min(0.85, 0.65 + 0.02 * len(lines)),
-                kind="enospc_lines",
+                min(0.85, 0.65 + 0.02 * len(lines)) if cause else ENOSPC_UNEXPLAINED_STRENGTH,
+                kind="enospc_inode_lines" if cause == "inodes" else "enospc_lines",
                 component=host,
                 onset=first,
             )
@@ -365,7 +384,7 @@ class StorageSpecialist(Specialist):
         wanted: list[tuple[str, str, str | None]] = []  # (node, flag, mountpoint)
         for kinds, flag in (
             (("fs_full", "fs_filling", "enospc_lines"), "-h"),
-            (("inodes_exhausted",), "-i"),
+            (("inodes_exhausted", "enospc_inode_lines"), "-i"),
         ):
             for f in sorted(
                 ctx.findings_of(*kinds), key=lambda f: (f.component or "").lower() not in focus
@@ -405,6 +424,7 @@ class StorageSpecialist(Specialist):
             "enospc_lines": "disk_full",
             "df_full": "disk_full",
             "inodes_exhausted": "inode_exhaustion",
+            "enospc_inode_lines": "inode_exhaustion",
             "df_inodes_full": "inode_exhaustion",
             "slow_fsync": "slow_disk",
             "disk_saturated": "slow_disk",
@@ -435,6 +455,36 @@ class StorageSpecialist(Specialist):
             score = score_of(findings, component.lower() in focus)
             out.append(ctx.hypothesis(fault, component, findings, score))
         return sorted(out, key=lambda h: (-h.score, h.fault, h.component))
+
+
+def _enospc_cause(
+    node: str, space: Sequence[_Fill], inodes: Sequence[_Fill]
+) -> tuple[str | None, str]:
+    """What a node's ENOSPC lines mean: ("space" | "inodes" | None, a note for the summary).
+
+    The kernel answers ENOSPC both when blocks and when inodes run out, so the lines
+    follow whichever the metrics show low on that node: inodes when some filesystem has
+    ≤ ``INODE_FREE_THRESHOLD`` inodes free while its bytes are above
+    ``FS_FREE_THRESHOLD``; when both run low, the scarcer one. No metrics for the node:
+    "space", ENOSPC's usual meaning. Metrics with neither low: None (unexplained).
+    """
+    mine = [f for f in space if f.node == node]
+    bytes_of = {f.device: f.low for f in mine}
+    low_space = [f.low for f in mine if f.low <= FS_FREE_THRESHOLD]
+    low_inodes = [
+        f.low
+        for f in inodes
+        if f.node == node
+        and f.low <= INODE_FREE_THRESHOLD
+        and bytes_of.get(f.device, 1.0) > FS_FREE_THRESHOLD
+    ]
+    if low_inodes and (not low_space or min(low_inodes) < min(low_space)):
+        return "inodes", f"; inodes are exhausted ({min(low_inodes):.1%} free), not bytes"
+    if low_space:
+        return "space", ""
+    if mine or any(f.node == node for f in inodes):
+        return None, "; neither bytes nor inodes are low there"
+    return "space", ""
 
 
 def _dur(seconds: float) -> str:

@@ -31,7 +31,7 @@ from tools.metrics.recorded import RecordedPrometheus
 from tools.scenario.loader import load_scenario
 from tools.scenario.replay import open_recorded_sources
 from tools.sources import Sources
-from tools.topology import NodeHint, Topology
+from tools.topology import NodeHint, PodHint, Topology
 
 T0 = datetime(2024, 12, 14, 2, 40, tzinfo=UTC)
 OBSERVED = T0 + timedelta(minutes=30)
@@ -318,6 +318,44 @@ async def test_leak_with_oom_restarts_ranks_above_the_oom(tmp_path: Path) -> Non
     assert "climbs after restarts" in growth.summary
 
 
+@needs_prometheus
+async def test_spikes_between_oom_restarts_stretched_by_the_step_are_no_leak(
+    tmp_path: Path,
+) -> None:
+    # cAdvisor scraped every 60 s, queried at a 30 s step: each sample shows twice. From
+    # 02:52 the api spikes to its limit within two minutes of every restart and is OOM-killed
+    # (0.4 → 0.7 → 0.95 of the limit): six points with R² 0.91, but three samples in 150 s.
+    def spiking(s: int) -> float:
+        if s < 12 * 60:
+            return 0.35 * LIMIT
+        return (0.4, 0.7, 0.95)[(s - 12 * 60) % 180 // 60] * LIMIT
+
+    web = {"namespace": "shop", "pod": "web-6b8f7c9d5-abc12", "container": "web"}
+    leak = ramp(0, 30, 0.4, 0.95)  # a real leak, scraped as sparsely, still counts
+    t0 = int(T0.timestamp())
+    scraped = ["# TYPE container_memory_working_set_bytes gauge"]
+    for labels, curve in ((API, spiking), (web, leak)):
+        text = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        scraped += [
+            f"container_memory_working_set_bytes{{{text}}} {curve(s):.6g} {t0 + s}"
+            for s in SECONDS
+            if s % 60 == 0
+        ]
+    kills = [(14.5 + 3 * k, k + 1) for k in range(6)]
+    families = [
+        scraped,
+        family(
+            "container_spec_memory_limit_bytes", "gauge", (API, const(LIMIT)), (web, const(LIMIT))
+        ),
+        restarts((API, steps(*kills))),
+        terminated((API, steps((14.5, 1)))),
+    ]
+    report = await run_metrics(tmp_path, families)
+    assert sorted(faults(report)) == [("memory_leak", "web"), ("oom_kill", "api")]
+    growth = [f.component for f in report.findings if f.kind.startswith("memory_growth")]
+    assert growth == ["web"]
+
+
 # -- nodes ----------------------------------------------------------------------------------
 
 
@@ -409,6 +447,52 @@ async def test_evictions_name_the_node_under_pressure(tmp_path: Path) -> None:
     assert kinds == ["kubelet_eviction", "pods_evicted"]
     kubelet_f = next(f for f in report.findings if f.kind == "kubelet_eviction")
     assert "reclaim ephemeral-storage" in kubelet_f.summary
+
+
+@needs_prometheus
+async def test_evictions_without_kubelet_logs_name_the_node_of_the_evicted_pods(
+    tmp_path: Path,
+) -> None:
+    web = {"namespace": "shop", "pod": "web-6b8f7c9d5-abc12"}
+    cache = {"namespace": "shop", "pod": "cache-7c9d8f6b5-xyz89"}
+    old = {"namespace": "lab", "pod": "batch-5f6d7c8b9-old12"}  # evicted days ago, on node-1
+    families = [
+        family(
+            "kube_pod_status_reason",
+            "gauge",
+            *(({**pod, "reason": "Evicted"}, steps((m, 1))) for pod, m in ((web, 22), (cache, 23))),
+            ({**old, "reason": "Evicted"}, const(1)),
+        ),
+        # The topology knows where web ran; kube-state-metrics says where cache ran.
+        family("kube_pod_info", "gauge", ({**cache, "node": "node-2"}, const(1))),
+    ]
+    topo = Topology(pods=(PodHint(name=web["pod"], namespace="shop", node="node-2"),))
+    om = write_om(tmp_path, *families)
+    async with RecordedPrometheus(om, OBSERVED) as prom:
+        report = await ComputeSpecialist(
+            incident(topology=topo), Sources(metrics=prom)
+        ).investigate()
+    assert faults(report) == [("eviction", "node-2")]
+    (finding,) = report.findings
+    assert finding.summary == "2 pod(s) Evicted on node-2 since 03:02 (cache, web)"
+    assert len(finding.evidence) == 2  # kube_pod_status_reason and kube_pod_info
+
+
+async def test_eviction_manager_housekeeping_lines_are_no_eviction() -> None:
+    housekeeping = (
+        'E1214 02:{mm}:10.000000 874 eviction_manager.go:258] "Eviction manager: failed to get '
+        'summary stats" err="failed to get node info: node \\"node-2\\" not found"',
+        'I1214 02:{mm}:10.100000 874 eviction_manager.go:189] "Eviction manager: starting control loop"',
+    )
+    kubelet = [
+        line("kubelet", m, text.format(mm=40 + m), "node-2")
+        for m in (5, 6)
+        for text in housekeeping
+    ]
+    kubelet.append(line("kubelet", 21, EVICT.format(mm=1), "node-3"))
+    report = await run(Sources(logs=RecordedLogs(kubelet, OBSERVED)))
+    assert faults(report) == [("eviction", "node-3")]
+    assert report.findings[0].summary.startswith("kubelet on node-3 evicting pods")
 
 
 def throttling(labels: dict[str, str], ratio: float) -> list[Family]:

@@ -172,7 +172,38 @@ async def test_flood_with_dominant_client_names_the_workload(tmp_path: Path) -> 
         timedelta(minutes=2)
     )
     client = next(f for f in report.findings if f.kind == "dns_dominant_client")
-    assert client.summary.startswith("payment-processor (10.42.1.17) sent 75%")
+    assert client.summary.startswith("payment-processor (10.42.1.17) sent 75% of 200 logged")
+
+
+@needs_prometheus
+async def test_late_flood_share_counts_the_queries_since_the_surge(tmp_path: Path) -> None:
+    # Ten clients ask 20 queries a minute all window; from 03:04 one pod adds 60 a minute.
+    # Over the whole window it sent 37.5 % (< 40 %), since the surge 71 %: a flood.
+    late = 24 * 60
+    job = 'job="coredns",pod="coredns-5d78c9869d-abcde",server="dns://:53",zone=".",proto="udp"'
+    om = tmp_path / "metrics.om"
+    om.write_text(
+        openmetrics(
+            (
+                "coredns_dns_requests",
+                "counter",
+                series("coredns_dns_requests_total", job, rising(40, 600, at=late)),
+            )
+        ),
+        encoding="utf-8",
+    )
+    lines = [coredns(query_line(f"10.42.2.{i % 10}", i), i / 20) for i in range(600)]
+    lines += [coredns(query_line(CLIENT_IP, i), 24 + i / 60) for i in range(360)]
+    async with RecordedPrometheus(om, OBSERVED) as prom:
+        report = await run(Sources(metrics=prom, logs=RecordedLogs(lines, OBSERVED)))
+    assert [(h.fault, h.component) for h in report.hypotheses] == [
+        ("query_flood", "payment-processor")
+    ]
+    client = next(f for f in report.findings if f.kind == "dns_dominant_client")
+    # Counted from two minutes (the rate's range) before the surge's onset.
+    assert client.summary.startswith(
+        "payment-processor (10.42.1.17) sent 71% of 510 logged DNS queries since 03:02"
+    )
 
 
 async def test_dominant_client_without_surge_is_no_flood() -> None:

@@ -112,3 +112,19 @@ def test_alert_relevance_breaks_near_ties() -> None:
         reconcile([disk, far_stronger], TOPO, focus={"node-2"}).root.key
         == "network/interface_errors"
     )  # type: ignore[union-attr]
+
+
+def test_a_crashing_resolver_is_resolver_down_not_a_compute_fault() -> None:
+    down = hyp("dns", "resolver_down", "coredns", 0.8, 0)
+    crash = hyp("compute", "pod_crashloop", "coredns", 0.9, 0)
+    result = reconcile([crash, down], TOPO)
+    assert result.root is not None and result.root.key == "dns/resolver_down"
+    other_app = hyp("compute", "pod_crashloop", "billing", 0.9, 0)
+    assert reconcile([other_app, down], TOPO).root.key == "compute/pod_crashloop"  # type: ignore[union-attr]
+
+
+def test_dns_misconfiguration_explains_apps_crashing_on_lookups() -> None:
+    misconf = hyp("dns", "misconfiguration", "coredns", 0.7, 0)
+    crash = hyp("compute", "pod_crashloop", "billing", 0.9, 2)
+    result = reconcile([crash, misconf], TOPO)
+    assert result.root is not None and result.root.key == "dns/misconfiguration"

@@ -218,6 +218,40 @@ async def test_inode_exhaustion(tmp_path: Path) -> None:
     assert finding.summary.startswith("node-3:/var 3.0% of inodes free")
 
 
+@needs_prometheus
+async def test_enospc_lines_follow_whichever_of_bytes_or_inodes_is_low(tmp_path: Path) -> None:
+    # The kernel says "no space left on device" for exhausted inodes too: the lines join
+    # the fault the metrics show on their node, and stay weak where neither is low.
+    families = [
+        *filesystems(
+            (fs("node-2", "/"), const(0.05)),
+            (fs("node-3", "/"), const(0.55)),
+            (fs("node-4", "/"), const(0.6)),
+        ),
+        *inodes(
+            (fs("node-2", "/"), const(0.7)),
+            (fs("node-3", "/"), linear(0.09, -0.002)),
+            (fs("node-4", "/"), const(0.8)),
+        ),
+    ]
+    enospc = "open /var/lib/app/tmp/{n}: no space left on device"
+    logs = [
+        line("app", m, enospc.format(n=m), host=host)
+        for host in ("node-2", "node-3", "node-4")
+        for m in (20, 22, 24)
+    ]
+    report = await run_metrics(tmp_path, families, logs)
+    assert faults(report)[:2] == [("inode_exhaustion", "node-3"), ("disk_full", "node-2")]
+    assert all(component != "node-4" for _, component in faults(report))
+    lines = {f.component: f for f in report.findings if f.kind.startswith("enospc")}
+    assert lines["node-3"].kind == "enospc_inode_lines"
+    assert "inodes are exhausted (3.0% free), not bytes" in lines["node-3"].summary
+    assert lines["node-3"].id in report.hypotheses[0].findings
+    assert lines["node-2"].kind == "enospc_lines" and lines["node-2"].strength >= 0.65
+    assert lines["node-4"].strength < 0.45
+    assert "neither bytes nor inodes are low" in lines["node-4"].summary
+
+
 # -- latency --------------------------------------------------------------------------------
 
 LES = ("0.004", "0.016", "0.064", "0.256", "0.512", "1.024", "2.048", "+Inf")
@@ -359,6 +393,34 @@ async def test_pending_claim_and_provisioner_errors_are_provisioner_failure(
     assert errors.summary.startswith("local-path-provisioner: 3 provisioning error(s) for b3ce")
     claim = next(f for f in report.findings if f.component == "shop/data-db-0")
     assert claim.summary == "PVC shop/data-db-0 Pending for 12 min (since 02:58)"
+
+
+@needs_prometheus
+async def test_claim_pending_before_a_late_first_scrape_stays_weak(tmp_path: Path) -> None:
+    # kube-state-metrics scraped every 60 s, 55 s into the window: its data begins more
+    # than 1.5 steps after the window start, which does not make a claim new.
+    t0 = int(T0.timestamp())
+    times = range(55, 30 * 60 + 1, 60)
+    rows = ["# TYPE kube_persistentvolumeclaim_status_phase gauge"]
+    for claim, phase, since in (
+        ("scratch", "Pending", 0),  # Pending all along: waits for a consumer
+        ("data-db-0", "Pending", 18 * 60),  # created at 02:58, never bound
+        ("media", "Bound", 0),
+    ):
+        labels = f'namespace="shop",persistentvolumeclaim="{claim}",phase="{phase}"'
+        rows += [
+            f"kube_persistentvolumeclaim_status_phase{{{labels}}} 1 {t0 + s}"
+            for s in times
+            if s >= since
+        ]
+    path = tmp_path / "metrics.om"
+    path.write_text("\n".join([*rows, "# EOF"]) + "\n", "utf-8")
+    async with RecordedPrometheus(path, OBSERVED) as prom:
+        report = await run(Sources(metrics=prom))
+    assert faults(report) == [("provisioner_failure", "shop/data-db-0")]
+    stale = next(f for f in report.findings if f.component == "shop/scratch")
+    assert stale.strength < 0.45 and stale.onset is None
+    assert stale.summary.endswith("(all window)")
 
 
 async def test_kernel_io_errors_are_io_errors_on_the_host() -> None:
