@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import math
 import sys
 import uuid
@@ -98,6 +99,7 @@ NODES = (
     ),
 )
 NODE = {n.name: n for n in NODES}
+KUBELET_PID = {"node-1": 1042, "node-2": 874, "node-3": 912}
 ROUTER = "10.0.0.1"
 KUBE_DNS = "10.96.0.10"
 FS_SIZE = 250_375_106_560  # ext4 on a 256 GB NVMe
@@ -482,6 +484,8 @@ class Build:
     ssh: list[dict[str, Any]] = field(default_factory=list)
     failed: dict[str, set[float]] = field(default_factory=dict)  # target -> failed scrapes
     cpu_modes: tuple[str, ...] = ("idle", "softirq", "system", "user")
+    platform: Platform | None = None  # None: a quiet night (see platform_telemetry)
+    platform_done: bool = False
 
     def rng(self, *parts: object) -> Any:
         return w.derive_rng(self.seed, *parts)
@@ -552,6 +556,9 @@ class NodeLoad:
     rx_drop: Profile = field(default_factory=lambda: w.constant(0.04))  # packets/s
     fs_used: float | None = None
     fs_growth: float = 2_000.0  # bytes/s
+    fs_extra: Profile = field(default_factory=lambda: w.constant(0.0))  # bytes used, +/-
+    rx_errs: Profile = field(default_factory=lambda: w.constant(0.0))  # frames/s
+    io_extra: Profile = field(default_factory=lambda: w.constant(0.0))  # busy s/s
 
 
 def _noisy(profile: Profile, noise: dict[float, float]) -> Profile:
@@ -640,7 +647,10 @@ def node_exporter(b: Build, node: Node, load: NodeLoad) -> None:
     fs = {**base, "device": "/dev/nvme0n1p2", "fstype": "ext4", "mountpoint": "/"}
     used = (load.fs_used if load.fs_used is not None else node.fs_used) * FS_SIZE
     grow = w.counter_series(b.rng(node.name, "fsgrow"), times, load.fs_growth, jitter=0.8)
-    avail_fs = [(t, float(int(FS_SIZE * 0.95 - used - g) // 4096 * 4096)) for t, g in grow]
+    avail_fs = [
+        (t, float(max(0, int(FS_SIZE * 0.95 - used - g - load.fs_extra(t))) // 4096 * 4096))
+        for t, g in grow
+    ]
     b.om.gauge(
         "node_filesystem_avail_bytes",
         "Filesystem space available to non-root users in bytes.",
@@ -700,9 +710,9 @@ def node_exporter(b: Build, node: Node, load: NodeLoad) -> None:
         (
             "node_network_receive_errs_total",
             "Network device statistic receive_errs.",
-            w.constant(0.0),
+            load.rx_errs,
             0.0,
-            0.0,
+            0.3,
         ),
     ):
         pts = w.counter_series(
@@ -719,6 +729,16 @@ def node_exporter(b: Build, node: Node, load: NodeLoad) -> None:
         jitter=0.4,
         integer=False,
     )
+    # Extra busy time is steady (a saturated device stays saturated), and a device is never
+    # busy for longer than the time that passed.
+    extra = w.counter_series(
+        b.rng(node.name, "io-extra"), times, load.io_extra, jitter=0.03, integer=False
+    )
+    steps = zip(itertools.pairwise(disk), itertools.pairwise(extra), strict=True)
+    busy = [disk[0][1] + extra[0][1]] if disk else []
+    for ((t0, v0), (t1, v1)), ((_, x0), (_, x1)) in steps:
+        busy.append(busy[-1] + min(v1 - v0 + x1 - x0, (t1 - t0) * 0.9995))
+    disk = [(t, v) for (t, _), v in zip(disk, busy, strict=True)]
     b.om.counter(
         "node_disk_io_time_seconds_total",
         "Total seconds spent doing I/Os.",
@@ -851,9 +871,15 @@ def ksm_pod(
     waiting: Sequence[tuple[float, float]] = (),
     terminated: tuple[float, str] | None = None,
     priority: str = "",
+    deleted: float | None = None,
 ) -> None:
-    """Pod info, container restarts, waiting and last-terminated reasons."""
-    times = [t for t in ksm_times(b) if created is None or t >= created]
+    """Pod info, container restarts, waiting and last-terminated reasons (while the pod
+    object exists: from ``created`` until ``deleted``)."""
+    times = [
+        t
+        for t in ksm_times(b)
+        if (created is None or t >= created) and (deleted is None or t < deleted)
+    ]
     job = {"instance": KSM_TARGET, "job": "kube-state-metrics"}
     node = NODE[pod.node]
     info = {
@@ -909,17 +935,29 @@ def ksm_pod(
             )
 
 
-def ksm_nodes(b: Build) -> None:
+def ksm_nodes(
+    b: Build,
+    conditions: Sequence[str] = ("Ready",),
+    status: Callable[[str, str, float], str] | None = None,
+) -> None:
+    """Node conditions, one series per status. ``status(node, condition, t)`` says which
+    of "true"/"false"/"unknown" holds (default: Ready, no pressure)."""
     job = {"instance": KSM_TARGET, "job": "kube-state-metrics"}
     times = ksm_times(b)
+
+    def normal(_node: str, condition: str, _t: float) -> str:
+        return "true" if condition == "Ready" else "false"
+
+    state = status or normal
     for node in NODES:
-        for status, value in (("true", 1.0), ("false", 0.0), ("unknown", 0.0)):
-            b.om.gauge(
-                "kube_node_status_condition",
-                "[STABLE] The condition of a cluster node.",
-                {**job, "condition": "Ready", "node": node.name, "status": status},
-                [(t, value) for t in times],
-            )
+        for cond in conditions:
+            for st in ("true", "false", "unknown"):
+                b.om.gauge(
+                    "kube_node_status_condition",
+                    "[STABLE] The condition of a cluster node.",
+                    {**job, "condition": cond, "node": node.name, "status": st},
+                    [(t, 1.0 if state(node.name, cond, t) == st else 0.0) for t in times],
+                )
     b.up("kube-state-metrics", KSM_TARGET, "kube-state-metrics")
 
 
@@ -1370,14 +1408,23 @@ def sw1_ports(overrides: dict[int, dict[str, Any]] | None = None) -> list[Port]:
 # --------------------------------------------------------------------------- misc series
 
 
-def etcd_fsync(b: Build, slow: Profile | None = None) -> None:
+def etcd_fsync(
+    b: Build, slow: Profile | None = None, rate: Profile | None = None
+) -> list[w.HistogramPoint]:
+    """etcd's WAL fsync latency (median ``slow``, default 2.1 ms) at ``rate`` fsyncs/s."""
     target = f"{NODE['node-1'].ip}:2381"
     times = b.ok_times(target, b.times(target))
     bounds = [0.001 * 2**k for k in range(14)]
     median = slow or w.constant(0.0021)
     cdf: Callable[[float, float], float] = lambda t, le: w.lognormal_cdf(median(t), 0.55)(le)  # noqa: E731
     pts = w.histogram_series(
-        b.rng("etcd", "fsync"), times, 6.5, bounds, cdf, lambda t: median(t) * 1.17, jitter=0.1
+        b.rng("etcd", "fsync"),
+        times,
+        rate or 6.5,
+        bounds,
+        cdf,
+        lambda t: median(t) * 1.17,
+        jitter=0.1,
     )
     offset = 3_180_000.0
     shifted = [
@@ -1401,6 +1448,7 @@ def etcd_fsync(b: Build, slow: Profile | None = None) -> None:
         shifted,
     )
     b.up("etcd", target, target)
+    return shifted
 
 
 def background_workloads(b: Build, uids: dict[str, str]) -> None:
@@ -1416,6 +1464,7 @@ def _mem_drift(b: Build, pod: Pod) -> Profile:
 
 
 def write(b: Build, meta: dict[str, Any], alert: dict[str, Any], out: Path) -> None:
+    platform_telemetry(b)
     out.mkdir(parents=True, exist_ok=True)
     w.write_scenario_yaml(out / "scenario.yaml", meta)
     w.write_alert(out / "alert.json", alert)
@@ -1501,6 +1550,599 @@ def crash_schedule(
     """Down intervals [crash, crash+backoff) and restart times."""
     downs = [(c, c + bo) for c, bo in zip(crashes, backoffs, strict=True)]
     return downs, [z for _, z in downs]
+
+
+# =========================================================================== platform services
+# kube-apiserver, etcd's leadership and backend, ingress-nginx, the x509-certificate-exporter
+# on the control-plane node and the volume claims. write() records them in every seed, the
+# same way; a builder changes how they behave by setting ``Build.platform`` (and may record
+# them earlier with platform_telemetry(), to evaluate an alert on them).
+
+API_TARGET = f"{NODE['node-1'].ip}:6443"
+API_BOUNDS = (0.005, 0.025, 0.05, 0.1, 0.2, 1.0, 2.0, 4.0, 5.0, 10.0, 20.0, 45.0, 60.0)
+"""apiserver_request_duration_seconds buckets that kube-prometheus' relabelling keeps."""
+API_UPTIME_S = 1.21e6
+"""Seconds of traffic the apiserver's counters hold before a window starts."""
+ETCD_TARGET = f"{NODE['node-1'].ip}:2381"
+ETCD_BOUNDS = tuple(0.001 * 2**k for k in range(14))
+INGRESS = BG["ingress-nginx"]
+INGRESS_TARGET = f"{INGRESS.ip}:10254"
+INGRESS_JOB = "ingress-nginx-controller-metrics"
+INGRESS_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+INGRESS_READ_TIMEOUT_S = 60.0
+"""proxy-read-timeout: how long ingress-nginx waits for an upstream's response header."""
+X509_TARGET = "10.244.0.14:9793"
+KUBEADM_INIT = at("2024-02-22", "08:14:03")
+"""``kubeadm init``: the CAs' NotBefore; leaf certificates are valid for 365 days from here."""
+CERTS_RENEWED = at("2025-02-21", "09:41:26")
+"""``kubeadm certs renew all``, run once the leaf certificates had expired."""
+P99_Z = 2.326  # standard normal quantile of 0.99
+
+
+@dataclass(frozen=True)
+class ApiStream:
+    """One kind of apiserver request (a verb on a resource): how often, how slow, how it fails."""
+
+    verb: str
+    resource: str
+    group: str  # "" for the core API group
+    scope: str
+    rate: Profile  # requests/s
+    p99: Profile  # seconds
+    errors: Profile = field(default_factory=lambda: w.constant(0.0))  # share answered error_code
+    error_code: str = "504"
+    error_after: float = 60.05  # how long those take, s (504: just past the 60 s timeout)
+    sigma: float = 0.9  # log-normal spread of latencies
+
+
+def api_stream(
+    verb: str, resource: str, rate: float | Profile, slow: Profile | None = None
+) -> ApiStream:
+    """A stream whose p99 moves from API_COMBOS' quiet value towards its storm value as
+    ``slow`` goes from 0 to 1."""
+    _, _, group, scope, p_lo, p_hi, _, _ = next(
+        c for c in API_COMBOS if c[0] == verb and c[1] == resource
+    )
+    rates = rate if callable(rate) else w.constant(rate)
+    return ApiStream(
+        verb, resource, group, scope, rates, _between(p_lo, p_hi, slow or w.constant(0.0))
+    )
+
+
+def quiet_api(slow: Profile | None = None) -> list[ApiStream]:
+    """Lease renewals (kubelets, controller-manager, scheduler, ingress-nginx): the bulk of
+    what a quiet cluster asks of its apiserver, and the stream the recording keeps."""
+    return [api_stream("PUT", "leases", 2.1, slow)]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A service behind ingress-nginx: its ingress, host, upstream pod and traffic."""
+
+    ingress: str
+    host: str
+    pod: Pod
+    port: int
+    rate: Profile  # requests/s
+    median: Profile  # upstream response time, s
+    paths: tuple[str, ...]  # what clients ask for ("{id}" becomes an asset id)
+    agents: tuple[str, ...]
+    sigma: float = 0.8
+    timeouts: Profile = field(default_factory=lambda: w.constant(0.0))  # share that time out
+
+    @property
+    def service(self) -> str:
+        return self.pod.app
+
+    @property
+    def upstream_name(self) -> str:
+        """``$proxy_upstream_name``: namespace-service-port."""
+        return f"{self.pod.namespace}-{self.service}-{self.port}"
+
+
+def quiet_backends() -> list[Backend]:
+    """Immich's mobile apps back photos up through the ingress all night (Home Assistant and
+    Grafana are reached on the LAN directly)."""
+    return [
+        Backend(
+            "immich",
+            "photos.home.arpa",
+            BG["immich-server"],
+            2283,
+            w.constant(0.35),
+            w.constant(0.031),
+            (
+                "/api/server/ping",
+                "/api/sync/full-sync",
+                "/api/assets/{id}/thumbnail?size=thumbnail",
+                "/api/assets/{id}/thumbnail?size=preview",
+                "/api/timeline/buckets?size=MONTH",
+            ),
+            ("Immich_Android_1.121.0", "Immich_iOS_1.121.0"),
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A PersistentVolumeClaim as kube-state-metrics sees it."""
+
+    namespace: str
+    name: str
+    bound_at: float | None = 0.0  # None: Pending all along
+    created: float | None = None  # None: before the window
+
+    def phase(self, ts: float) -> str:
+        return "Bound" if self.bound_at is not None and ts >= self.bound_at else "Pending"
+
+
+def quiet_claims() -> list[Claim]:
+    """The site's two local-path volumes."""
+    return [
+        Claim("db", "data-postgres-0"),
+        Claim("monitoring", "prometheus-k8s-db-prometheus-k8s-0"),
+    ]
+
+
+@dataclass(frozen=True)
+class Cert:
+    """A certificate the x509-certificate-exporter reads on node-1."""
+
+    filepath: str
+    subject_cn: str
+    issuer_cn: str
+    not_after: float
+    serial: str
+    subject_o: str = ""
+
+    @property
+    def kubeconfig(self) -> bool:
+        return self.filepath.endswith(".conf")
+
+
+KUBEADM_CERTS = (
+    # path, subject CN, issuer CN, subject O, seconds after ``kubeadm init`` it was signed
+    ("/etc/kubernetes/pki/ca.crt", "kubernetes", "kubernetes", "", 0.0),
+    ("/etc/kubernetes/pki/apiserver.crt", "kube-apiserver", "kubernetes", "", 1.3),
+    ("/etc/kubernetes/pki/etcd/server.crt", "node-1", "etcd-ca", "", 2.7),
+    (
+        "/etc/kubernetes/pki/apiserver-etcd-client.crt",
+        "kube-apiserver-etcd-client",
+        "etcd-ca",
+        "",
+        3.4,
+    ),
+    ("/etc/kubernetes/admin.conf", "kubernetes-admin", "kubernetes", "kubeadm:cluster-admins", 4.1),
+    (
+        "/etc/kubernetes/controller-manager.conf",
+        "system:kube-controller-manager",
+        "kubernetes",
+        "",
+        4.9,
+    ),
+    ("/etc/kubernetes/scheduler.conf", "system:kube-scheduler", "kubernetes", "", 5.2),
+)
+
+
+def site_certs(ts: float) -> list[Cert]:
+    """The kubeadm certificates on node-1 at ``ts``: signed at ``kubeadm init`` (CAs for ten
+    years, the rest for one), the leaves renewed once, at CERTS_RENEWED."""
+    issued = KUBEADM_INIT if ts < CERTS_RENEWED else CERTS_RENEWED
+    out: list[Cert] = []
+    for path, cn, issuer, org, after in KUBEADM_CERTS:
+        ca = path.endswith("ca.crt")
+        signed = KUBEADM_INIT if ca else issued
+        days = 3650 if ca else 365
+        digest = hashlib.sha256(f"serial/{path}/{signed}".encode()).hexdigest()
+        out.append(
+            Cert(
+                path,
+                cn,
+                issuer,
+                float(int(signed + after + days * 86400)),
+                str(int(digest[:16], 16) >> 1),
+                org,
+            )
+        )
+    return out
+
+
+@dataclass
+class Platform:
+    """How the platform services behave in one scenario; the defaults are a quiet night."""
+
+    api: list[ApiStream] = field(default_factory=quiet_api)
+    etcd_commit: Profile = field(default_factory=lambda: w.constant(0.0043))  # median, s
+    ingress: list[Backend] = field(default_factory=quiet_backends)
+    claims: list[Claim] = field(default_factory=quiet_claims)
+    certs: list[Cert] | None = None  # None: site_certs() at the window's start
+
+
+def platform_telemetry(b: Build) -> None:
+    """Record the platform services' metrics and logs, once per Build."""
+    if b.platform_done:
+        return
+    b.platform_done = True
+    p = b.platform or Platform()
+    _apiserver(b, p.api)
+    _etcd_health(b, p.etcd_commit)
+    _ingress(b, p.ingress)
+    _ingress_logs(b, p.ingress, share=0.04)
+    _x509(b, p.certs if p.certs is not None else site_certs(b.start))
+    _claims(b, p.claims)
+    _etcd_compaction(b, p.etcd_commit)
+
+
+def _long_histogram(
+    b: Build,
+    name: str,
+    help_: str,
+    labels: dict[str, str],
+    times: Sequence[float],
+    bounds: Sequence[float],
+    rate: Profile,
+    cdf: Callable[[float, float], float],
+    mean: Profile,
+    history_s: float,
+    key: tuple[object, ...],
+) -> list[w.HistogramPoint]:
+    """A histogram of a long-running process: ``history_s`` seconds of traffic as it was at
+    the window's start, then the window's own observations."""
+    pts = w.histogram_series(b.rng(*key), times, rate, bounds, cdf, mean, jitter=0.08)
+    offset = rate(b.start) * history_s
+    out = [
+        w.HistogramPoint(
+            p.ts,
+            tuple(
+                float(int(x + offset * cdf(b.start, bd)))
+                for x, bd in zip(p.buckets, bounds, strict=True)
+            ),
+            float(int(p.count + offset)),
+            w.round_sig(p.sum + offset * mean(b.start), 10),
+        )
+        for p in pts
+    ]
+    b.om.histogram(name, help_, labels, bounds, out)
+    return out
+
+
+def _apiserver(b: Build, streams: Sequence[ApiStream]) -> None:
+    times = b.ok_times(API_TARGET, b.times(API_TARGET))
+    base = {
+        "component": "apiserver",
+        "endpoint": "https",
+        "instance": API_TARGET,
+        "job": "apiserver",
+        "namespace": "default",
+        "service": "kubernetes",
+        "version": "v1",
+    }
+    for s in streams:
+        labels = {
+            **base,
+            "group": s.group,
+            "resource": s.resource,
+            "scope": s.scope,
+            "verb": s.verb,
+        }
+        if not s.group:
+            del labels["group"]
+        ok: Profile = lambda t, s=s: s.rate(t) * (1 - s.errors(t))  # noqa: E731
+        bad: Profile = lambda t, s=s: s.rate(t) * s.errors(t)  # noqa: E731
+        codes = [("201" if s.verb == "POST" else "200", ok)]
+        if any(s.errors(t) > 0 for t in times):
+            codes.append((s.error_code, bad))
+        for code, rate in codes:
+            pts = w.counter_series(
+                b.rng("apiserver", s.verb, s.resource, code),
+                times,
+                rate,
+                start=float(int(rate(b.start) * API_UPTIME_S)),
+                jitter=0.08,
+            )
+            b.om.counter(
+                "apiserver_request_total",
+                "[STABLE] Counter of apiserver requests broken out for each verb, dry run value, "
+                "group, version, resource, scope, component, and HTTP response code.",
+                {**labels, "code": code},
+                pts,
+            )
+        # Failed requests take error_after (a 60 s timeout lands above every bucket but +Inf).
+        median: Profile = lambda t, s=s: s.p99(t) / math.exp(P99_Z * s.sigma)  # noqa: E731
+        cdf = lambda t, le, s=s, m=median: (  # noqa: E731
+            (1 - s.errors(t)) * w.lognormal_cdf(m(t), s.sigma)(le)
+            + (s.errors(t) if le >= s.error_after else 0.0)
+        )
+        mean = lambda t, s=s, m=median: (  # noqa: E731
+            (1 - s.errors(t)) * m(t) * math.exp(s.sigma**2 / 2) + s.errors(t) * s.error_after
+        )
+        _long_histogram(
+            b,
+            "apiserver_request_duration_seconds",
+            "[STABLE] Response latency distribution in seconds for each verb, dry run value, "
+            "group, version, resource, subresource, scope and component.",
+            labels,
+            times,
+            API_BOUNDS,
+            s.rate,
+            cdf,
+            mean,
+            API_UPTIME_S,
+            ("apiserver-latency", s.verb, s.resource),
+        )
+    b.up(
+        "apiserver", API_TARGET, API_TARGET, extra={"namespace": "default", "service": "kubernetes"}
+    )
+
+
+def _etcd_health(b: Build, commit: Profile) -> None:
+    times = b.ok_times(ETCD_TARGET, b.times(ETCD_TARGET))
+    job = {"instance": ETCD_TARGET, "job": "etcd"}
+    b.om.gauge(
+        "etcd_server_has_leader",
+        "Whether or not a leader exists. 1 is existence, 0 is not.",
+        job,
+        [(t, 1.0) for t in times],
+    )
+    # A single member: it elected itself once, when it started.
+    b.om.counter(
+        "etcd_server_leader_changes_seen_total",
+        "The number of leader changes seen.",
+        job,
+        [(t, 1.0) for t in times],
+    )
+    _long_histogram(
+        b,
+        "etcd_disk_backend_commit_duration_seconds",
+        "The latency distributions of commit called by backend.",
+        job,
+        times,
+        ETCD_BOUNDS,
+        w.constant(5.2),
+        lambda t, le: w.lognormal_cdf(commit(t), 0.5)(le),
+        lambda t: commit(t) * 1.13,
+        6.1e5,
+        ("etcd", "commit"),
+    )
+
+
+def _ingress_labels(be: Backend, status: str) -> dict[str, str]:
+    return {
+        "controller_class": "k8s.io/ingress-nginx",
+        "controller_namespace": "ingress-nginx",
+        "controller_pod": INGRESS.name,
+        "host": be.host,
+        "ingress": be.ingress,
+        "instance": INGRESS_TARGET,
+        "job": INGRESS_JOB,
+        "method": "GET",
+        "namespace": be.pod.namespace,
+        "path": "/",
+        "service": be.service,
+        "status": status,
+    }
+
+
+def _ingress(b: Build, backends: Sequence[Backend]) -> None:
+    times = b.ok_times(INGRESS_TARGET, b.times(INGRESS_TARGET))
+    history = 7.9e5  # the controller pod's uptime, s
+    for be in backends:
+        ok: Profile = lambda t, be=be: be.rate(t) * (1 - be.timeouts(t))  # noqa: E731
+        late: Profile = lambda t, be=be: be.rate(t) * be.timeouts(t)  # noqa: E731
+        kinds = [("200", ok, lambda t, le, be=be: w.lognormal_cdf(be.median(t), be.sigma)(le))]
+        if any(be.timeouts(t) > 0 for t in times):
+            kinds.append(("504", late, lambda t, le: 0.0))
+        for status, rate, cdf in kinds:
+            labels = _ingress_labels(be, status)
+            key = ("ingress", be.ingress, status)
+            pts = w.counter_series(
+                b.rng(*key, "n"), times, rate, start=float(int(rate(b.start) * history)), jitter=0.1
+            )
+            b.om.unknown(
+                "nginx_ingress_controller_requests",
+                "The total number of client requests",
+                labels,
+                pts,
+            )
+            mean = (
+                (lambda t, be=be: be.median(t) * math.exp(be.sigma**2 / 2))
+                if status == "200"
+                else (lambda t: INGRESS_READ_TIMEOUT_S)
+            )
+            _long_histogram(
+                b,
+                "nginx_ingress_controller_request_duration_seconds",
+                "The request processing time in milliseconds",
+                {k: v for k, v in labels.items()},
+                times,
+                INGRESS_BOUNDS,
+                rate,
+                cdf,
+                mean,
+                history,
+                (*key, "latency"),
+            )
+    b.up(INGRESS_JOB, INGRESS_TARGET, INGRESS_TARGET)
+
+
+def _ingress_logs(b: Build, backends: Sequence[Backend], share: float) -> None:
+    """A sample (``share``) of the access log, and every upstream-timeout error line."""
+    labels = {
+        "namespace": INGRESS.namespace,
+        "pod": INGRESS.name,
+        "app": "ingress-nginx",
+        "host": INGRESS.node,
+        "container": "controller",
+    }
+    rng = b.rng("ingress-logs")
+    conn = 48_213 + rng.randint(0, 9000)
+    clients = ("10.0.0.57", "10.0.0.57", "10.0.0.64", "10.0.0.71")
+    lines: list[tuple[float, str]] = []
+    for be in backends:
+        ip = be.pod.ip
+        t = b.start - INGRESS_READ_TIMEOUT_S
+        while t < b.end:
+            for timed_out in (False, True):
+                rate = be.rate(t) * (be.timeouts(t) if timed_out else 1 - be.timeouts(t))
+                expected = rate * 10 * (1.0 if timed_out else share)
+                n = max(0, round(expected + rng.gauss(0, math.sqrt(max(expected, 0.01)))))
+                for _ in range(n):
+                    began = t + rng.random() * 10
+                    path = rng.choice(be.paths).replace("{id}", uid(rng))
+                    client = rng.choice(clients)
+                    conn += rng.randint(1, 40)
+                    if timed_out:
+                        done = began + INGRESS_READ_TIMEOUT_S + rng.uniform(0.0005, 0.003)
+                        worker = rng.choice((31, 32, 33, 34))
+                        lines.append(
+                            (
+                                done,
+                                f"{datetime.fromtimestamp(math.floor(done), tz=UTC):%Y/%m/%d %H:%M:%S} "
+                                f"[error] {worker}#{worker}: *{conn} upstream timed out (110: Operation "
+                                f"timed out) while reading response header from upstream, client: "
+                                f'{client}, server: {be.host}, request: "GET {path} HTTP/2.0", '
+                                f'upstream: "http://{ip}:{be.port}{path}", host: "{be.host}"',
+                            )
+                        )
+                        if rng.random() >= share * 4:
+                            continue
+                        status, size, took, up_took, up_len = (
+                            504,
+                            160,
+                            done - began,
+                            done - began,
+                            0,
+                        )
+                    else:
+                        took = rng.lognormvariate(math.log(be.median(began)), be.sigma)
+                        done = began + took
+                        status, size = 200, rng.randint(180, 48_000)
+                        up_took, up_len = took - rng.uniform(0, 0.0004), size
+                    stamp = datetime.fromtimestamp(math.floor(done), tz=UTC)
+                    lines.append(
+                        (
+                            done,
+                            f'{client} - - [{stamp:%d/%b/%Y:%H:%M:%S} +0000] "GET {path} HTTP/2.0" '
+                            f'{status} {size} "https://{be.host}/" "{rng.choice(be.agents)}" '
+                            f"{rng.randint(40, 620)} {took:.3f} [{be.upstream_name}] [] {ip}:{be.port} "
+                            f"{up_len} {max(up_took, 0.0):.3f} {status} {hexid(rng, 32)}",
+                        )
+                    )
+            t += 10
+    for ts, line in lines:
+        b.log(ts, labels, line)
+
+
+def _x509(b: Build, certs: Sequence[Cert]) -> None:
+    times = b.ok_times(X509_TARGET, b.times(X509_TARGET))
+    for c in certs:
+        labels = {
+            "filename": c.filepath.rsplit("/", 1)[-1],
+            "filepath": c.filepath,
+            "instance": X509_TARGET,
+            "issuer_CN": c.issuer_cn,
+            "job": "x509-certificate-exporter",
+            "serial_number": c.serial,
+            "subject_CN": c.subject_cn,
+        }
+        if c.subject_o:
+            labels["subject_O"] = c.subject_o
+        if c.kubeconfig:
+            labels |= {"embedded_kind": "user", "embedded_key": "client-certificate-data"}
+        b.om.gauge(
+            "x509_cert_not_after",
+            "Certificate expiration timestamp",
+            labels,
+            [(t, c.not_after) for t in times],
+        )
+    b.up("x509-certificate-exporter", X509_TARGET, X509_TARGET)
+
+
+def _claims(b: Build, claims: Sequence[Claim]) -> None:
+    for cl in claims:
+        times = [t for t in ksm_times(b) if cl.created is None or t >= cl.created]
+        for phase in ("Bound", "Lost", "Pending"):
+            b.om.gauge(
+                "kube_persistentvolumeclaim_status_phase",
+                "[STABLE] The phase the persistent volume claim is currently in.",
+                {
+                    "instance": KSM_TARGET,
+                    "job": "kube-state-metrics",
+                    "namespace": cl.namespace,
+                    "persistentvolumeclaim": cl.name,
+                    "phase": phase,
+                },
+                [(t, 1.0 if cl.phase(t) == phase else 0.0) for t in times],
+            )
+
+
+def zap_time(ts: float, rng: Any) -> str:
+    """etcd's (zap's) timestamp: UTC with microseconds."""
+    dt = datetime.fromtimestamp(math.floor(ts), tz=UTC)
+    micros = (round(ts * 1000) % 1000) * 1000 + rng.randint(0, 999)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{micros:06d}Z"
+
+
+def _etcd_compaction(b: Build, commit: Profile) -> None:
+    """The apiserver has etcd compact every 5 minutes; etcd logs each one (a compaction
+    commits to the backend like any write)."""
+    import json
+
+    rng = b.rng("etcd-compaction")
+    labels = {
+        "namespace": "kube-system",
+        "pod": "etcd-node-1",
+        "app": "etcd",
+        "host": "node-1",
+        "container": "etcd",
+    }
+    revision = 41_000_000 + stable_int("etcd-rev", b.day) % 9_000_000
+    t = b.start + stable_int("etcd-compact", b.day) % 300
+    prev = revision - rng.randint(500, 900)
+    while t < b.end:
+        revision += rng.randint(520, 880)
+        took = rng.uniform(0.006, 0.019) + 3 * max(0.0, commit(t) - 0.0043)
+        digest = rng.randint(1_000_000_000, 4_294_967_295)
+        size = 52_428_800 + rng.randint(-2, 6) * 4096 * 256
+        used = size - rng.randint(18, 24) * 1_048_576
+
+        def zap(ts: float, caller: str, msg: str, **kv: Any) -> str:
+            head = {"level": "info", "ts": zap_time(ts, rng), "caller": caller, "msg": msg}
+            return json.dumps({**head, **kv}, separators=(",", ":"))
+
+        b.log(t, labels, zap(t, "mvcc/index.go:214", "compact tree index", revision=revision))
+        b.log(
+            t + took,
+            labels,
+            zap(
+                t + took,
+                "mvcc/kvstore_compaction.go:66",
+                "finished scheduled compaction",
+                **{
+                    "compact-revision": revision,
+                    "took": f"{took:.9f}s" if took >= 1 else f"{took * 1000:.6f}ms",
+                    "hash": digest,
+                    "current-db-size-bytes": size,
+                    "current-db-size": f"{size / 1e6:.0f} MB",
+                    "current-db-size-in-use-bytes": used,
+                    "current-db-size-in-use": f"{used / 1e6:.0f} MB",
+                },
+            ),
+        )
+        b.log(
+            t + took + 0.0004,
+            labels,
+            zap(
+                t + took + 0.0004,
+                "mvcc/hash.go:137",
+                "storing new hash",
+                hash=digest,
+                revision=revision,
+                **{"compact-revision": prev},
+            ),
+        )
+        prev = revision
+        t += 300 + rng.uniform(-0.05, 0.05)
 
 
 # =========================================================================== 01
@@ -1874,7 +2516,7 @@ def kube_noise(b: Build) -> None:
     """A little of what kubelets log in a normal half hour."""
     rng = b.rng("kubelet-noise")
     for node in NODES:
-        pid = {"node-1": 1042, "node-2": 874, "node-3": 912}[node.name]
+        pid = KUBELET_PID[node.name]
         t = b.start + rng.uniform(30, 400)
         while t < b.end:
             where, msg = rng.choice(
@@ -1972,7 +2614,13 @@ def build_10(out: Path) -> None:
     etcd_fsync(b)
 
     # apiserver recording rules (what KubeAPILatencyHigh reads), evaluated every 30 s.
-    api_rules(b, intensity)
+    # 5m rate windows, and relists as watches time out, make latency lag the loop.
+    rise = w.piecewise([(loop + 240, 0.0), (loop + 560, 1.0)])
+    lag: Profile = lambda t: rise(t) * intensity(t)  # noqa: E731
+    api_rules(b, lag)
+    # Watches that time out make kube-proxy, CoreDNS and ingress-nginx relist endpointslices.
+    relists = w.add(w.constant(0.01), w.scale(lag, 0.45))
+    b.platform = Platform(api=[*quiet_api(lag), api_stream("LIST", "endpointslices", relists, lag)])
 
     # sw1: the loop.
     bc: Callable[[float], Profile] = lambda peak: w.add(w.constant(4.2), w.scale(intensity, peak))  # noqa: E731
@@ -2116,11 +2764,12 @@ def _between(lo: float, hi: float, frac: Profile) -> Profile:
     return lambda t: lo + (hi - lo) * frac(t)
 
 
-def api_rules(b: Build, intensity: Profile) -> None:
+def api_rules(
+    b: Build, lag: Profile, own: dict[tuple[str, str], tuple[Profile, Profile]] | None = None
+) -> None:
+    """The kube-prometheus recording rules over API_COMBOS: quiet values moving towards the
+    storm values as ``lag`` goes from 0 to 1, or (p99, mean) profiles of ``own`` combos."""
     times = rule_evals(b, "kubernetes-system-apiserver.rules")
-    # 5m rate windows, and relists as watches time out, make latency lag the loop.
-    rise = w.piecewise([(LOOP_10 + 240, 0.0), (LOOP_10 + 560, 1.0)])
-    lag: Profile = lambda t: rise(t) * intensity(t)  # noqa: E731
     for verb, resource, group, scope, p_lo, p_hi, m_lo, m_hi in API_COMBOS:
         labels = {
             "component": "apiserver",
@@ -2139,10 +2788,13 @@ def api_rules(b: Build, intensity: Profile) -> None:
         if group == "coordination.k8s.io":
             labels["version"] = "v1"
         rng = b.rng("api", verb, resource)
+        p99_level, mean_level = (own or {}).get(
+            (verb, resource), (_between(p_lo, p_hi, lag), _between(m_lo, m_hi, lag))
+        )
         p99 = w.gauge_series(
             rng,
             times,
-            _between(p_lo, p_hi, lag),
+            p99_level,
             rel_noise=0.08,
             lo=0.005,
             sig=6,
@@ -2150,7 +2802,7 @@ def api_rules(b: Build, intensity: Profile) -> None:
         mean = w.gauge_series(
             rng,
             times,
-            _between(m_lo, m_hi, lag),
+            mean_level,
             rel_noise=0.06,
             lo=0.001,
             sig=6,
@@ -2164,12 +2816,6 @@ def api_rules(b: Build, intensity: Profile) -> None:
         b.om.unknown("cluster:apiserver_request_duration_seconds:mean5m", "", labels, mean)
         API_MEAN[(verb, resource)] = mean
         API_P99[f"{verb} {resource}"] = p99
-    b.up(
-        "apiserver",
-        f"{NODE['node-1'].ip}:6443",
-        f"{NODE['node-1'].ip}:6443",
-        extra={"namespace": "default", "service": "kubernetes"},
-    )
 
 
 def cisco_ts(ts: float) -> str:
