@@ -4,4 +4,11 @@ from tools.ssh.allowlist import CommandRefused, parse_command
 from tools.ssh.base import CommandResult, SshSource
 from tools.ssh.live import LiveSsh, SshHostConfig
 
-__all__ = ["CommandRefused", "CommandResult", "LiveSsh", "SshHostConfig", "SshSource", "parse_command"]
+__all__ = [
+    "CommandRefused",
+    "CommandResult",
+    "LiveSsh",
+    "SshHostConfig",
+    "SshSource",
+    "parse_command",
+]
