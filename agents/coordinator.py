@@ -19,8 +19,10 @@ from autogen_agentchat.messages import BaseChatMessage, StructuredMessage, TextM
 from autogen_agentchat.teams import DiGraphBuilder, GraphFlow
 from autogen_core import CancellationToken
 
-from agents.calibration import ABSTAIN_BELOW, confidence
+from agents.application import ApplicationSpecialist
+from agents.calibration import abstain_below, confidence, seen_share
 from agents.compute import ComputeSpecialist
+from agents.control_plane import ControlPlaneSpecialist
 from agents.dns import DnsSpecialist
 from agents.llm import ModelHandle
 from agents.models import (
@@ -50,6 +52,8 @@ SPECIALISTS: tuple[type[Specialist], ...] = (
     ComputeSpecialist,
     StorageSpecialist,
     DnsSpecialist,
+    ControlPlaneSpecialist,
+    ApplicationSpecialist,
 )
 """Every layer's specialist, in report order."""
 
@@ -98,18 +102,15 @@ def build_diagnosis(
     """Reconcile the specialists' reports into a Diagnosis (timings filled in by the caller)."""
     evidence, findings, hypotheses, notes = _renumber(reports)
     result = reconcile(hypotheses, incident.topology, focus_names(incident.labels))
-    conf = confidence(result)
-    if result.root is None and evidence:
-        # "Nothing is broken" is only as good as what could be looked at.
-        seen = sum(1 for e in evidence if e.status in ("ok", "empty")) / len(evidence)
-        conf = round(conf * seen, 3)
+    # "Nothing is broken" is only as good as what could be looked at: coverage is an input.
+    conf = confidence(result, seen=seen_share(evidence))
     if result.root is not None:
         root = RootCause(
             layer=result.root.layer, fault=result.root.fault, component=result.root.component
         )
     else:
         root = RootCause(layer="none", fault="no_fault", component=subject_of_alert(incident))
-    verdict = "diagnosed" if conf >= ABSTAIN_BELOW else "abstained"
+    verdict = "diagnosed" if conf >= abstain_below() else "abstained"
     unavailable = tuple(dict.fromkeys([*extra_notes, *notes]))
     return Diagnosis(
         incident=IncidentRef(

@@ -4,6 +4,12 @@ Subcommands:
     replay SCENARIO_DIR [--json] [--model SPEC]   diagnose a recorded incident
     validate SCENARIO_DIR...                      check scenarios against format v1
     schema                                        print the Diagnosis JSON Schema
+    eval DIR... [--json] [--single-agent]         score the diagnosis on a scenario corpus
+    calibrate DIR... --out FILE                   fit confidence calibration on a corpus
+    scenarios generate --seed N --count K --out DIR   write a generated scenario corpus
+    config check [--config FILE]                  does every configured source answer?
+    diagnose (--alert F | --fingerprint FP | --alertname N) [--at T]   a live incident
+    record (--alert F | --fingerprint FP | --alertname N) --out DIR    a live incident as a scenario
 """
 
 from __future__ import annotations
@@ -46,6 +52,18 @@ def _build_parser() -> argparse.ArgumentParser:
     vp.add_argument("scenarios", nargs="+", help="scenario directories")
 
     sub.add_parser("schema", help="print the JSON Schema of the Diagnosis JSON")
+
+    from strata import calibrate_cmd, eval_cmd
+
+    eval_cmd.add_parser(sub)
+    calibrate_cmd.add_parser(sub)
+    from strata import scenarios_cmd
+
+    scenarios_cmd.add_parser(sub)
+    from strata import config_cmd, live_cmd
+
+    config_cmd.add_parser(sub)
+    live_cmd.add_parser(sub)
     return parser
 
 
@@ -130,9 +148,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _validate(args)
     if args.command == "schema":
         return _schema()
-    if args.command == "replay":
+    if args.command == "scenarios":
+        from strata import scenarios_cmd
+
+        return scenarios_cmd.run(args)
+    if args.command in ("config", "diagnose", "record"):
+        from strata import config_cmd, live_cmd
+
+        return config_cmd.run(args) if args.command == "config" else live_cmd.run(args)
+    if args.command in ("replay", "eval", "calibrate"):
+        from strata import calibrate_cmd, eval_cmd
+
+        runner = {"replay": _replay, "eval": eval_cmd.run, "calibrate": calibrate_cmd.run}
         try:
-            return asyncio.run(_replay(args))
+            return asyncio.run(runner[args.command](args))
         except KeyboardInterrupt:
             _err("interrupted")
             return 130

@@ -97,7 +97,7 @@ def test_human_report_default_model_says_once_it_runs_without_model() -> None:
 def test_specialists_overlap_in_time() -> None:
     data = replay_json(SCENARIOS / "10_stp_loop_dns_symptoms")
     spans = data["timings"]["spans"]
-    assert set(spans) == {"network", "compute", "storage", "dns"}
+    assert set(spans) == {"network", "compute", "storage", "dns", "control-plane", "application"}
     latest_start = max(s for s, _ in spans.values())
     earliest_end = min(e for _, e in spans.values())
     assert latest_start < earliest_end, spans
