@@ -227,8 +227,9 @@ class Calibration(BaseModel):
     )
     high: tuple[float | None, ...] = Field(
         default=(),
-        description="Per-feature training maximum: a fitted feature's input is clipped to "
-        "the range the fit saw, so that the fit never extrapolates beyond its data.",
+        description="Per-feature training maximum. Beyond the range the fit saw, a fitted "
+        "feature's input is clipped on the side that would raise the probability, so the "
+        "fit extrapolates toward doubt, never toward certainty.",
     )
     intercept: float = Field(description="Intercept (log-odds at the training mean).")
     monotone: dict[str, int] = Field(default_factory=dict, description="Sign constraints used.")
@@ -271,8 +272,11 @@ class Calibration(BaseModel):
             self.features, self.mean, self.scale, self.coef, low, high, strict=True
         ):
             x = values.get(name, m)
-            x = x if lo is None else max(lo, x)
-            x = x if hi is None else min(hi, x)
+            # Beyond the range the fit saw, extrapolate toward doubt, never toward certainty.
+            if c > 0 and hi is not None:
+                x = min(hi, x)
+            elif c < 0 and lo is not None:
+                x = max(lo, x)
             z += c * (x - m) / s
         lo, hi = self.bounds
         return min(hi, max(lo, _sigmoid(z)))

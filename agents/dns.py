@@ -87,8 +87,8 @@ _WEIGHTS: dict[str, float] = {
 _CONSEQUENCE_WEIGHT = 0.4
 """Restarts / OOM kills count this much towards a flood that explains them."""
 
-_RANGE = "2m"
 _RANGE_S = 120
+_RANGE = f"{_RANGE_S // 60}m"
 
 # [INFO] 10.42.1.17:51234 - 1234 "A IN name. udp 77 false 512" NOERROR qr,rd 106 0.0001s
 _QUERY_LINE = re.compile(

@@ -179,7 +179,7 @@ def test_sign_constraints_hold_against_the_data() -> None:
     assert cal.predict({**base, "explained": 3}) >= cal.predict({**base, "explained": 0})
 
 
-def test_rare_features_stay_out_and_inputs_are_clipped_to_the_training_range() -> None:
+def test_rare_features_stay_out_and_the_fit_never_extrapolates_toward_certainty() -> None:
     samples = synthetic(300, seed=5)
     for f, _ in samples[:3]:  # three unusual scenarios cannot estimate a coefficient
         f["component_rivals"] = math.log(2)
@@ -190,6 +190,9 @@ def test_rare_features_stay_out_and_inputs_are_clipped_to_the_training_range() -
     assert cal.low[i] >= 0.35 and cal.high[i] <= 0.97
     top = {"root_score": cal.high[i], "margin": 0.7}
     assert cal.predict({**top, "root_score": 5.0}) == cal.predict(top)
+    # ... but only toward certainty: below the range it keeps lowering the probability
+    low = {"root_score": cal.low[i], "margin": 0.2}
+    assert cal.predict({**low, "root_score": 0.0}) < cal.predict(low)
 
 
 def test_a_one_sided_corpus_stays_near_the_plain_score() -> None:
