@@ -56,9 +56,10 @@ def test_pick_strongest_ties_go_to_the_first_and_the_floor_holds() -> None:
 
 @needs_prometheus
 async def test_stp_loop_single_agent_versus_coordinator() -> None:
-    """The motivating incident. With every tool the baseline sees the switch too, and
-    the loop's raw score (0.97, capped) edges out the DNS errors' (0.968): it picks the
-    raw maximum, with no symptom roles and its raw score as confidence.
+    """The motivating incident. With every tool the baseline sees the switch too; the
+    loop and the DNS errors both reach the specialists' cap, and it picks the raw
+    maximum (ties: the first found), with no symptom roles and its raw score as
+    confidence. The coordinator explains the DNS errors away.
     """
     multi = await replay(STP, NO_MODEL)
     single = await replay(STP, NO_MODEL, single_agent=True)
