@@ -35,6 +35,7 @@ from agents.signals import (
     median,
     noisy_or,
     rise_start,
+    single_series,
     split_baseline,
     strength_at,
 )
@@ -108,11 +109,6 @@ _ETCD_LINES = (
     r"|slow fdatasync"
 )
 _X509_EXPIRED = "x509: certificate has expired or is not yet valid"
-
-
-def _first(series: Sequence[Series]) -> list[Point]:
-    """The first series' finite points (aggregating queries return one series)."""
-    return finite(series[0].points) if series else []
 
 
 def _pointwise_max(series: Sequence[Series]) -> list[Point]:
@@ -221,7 +217,7 @@ class ControlPlaneSpecialist(Specialist):
     async def _request_rate(self, ctx: ProbeContext) -> None:
         total = "sum(rate(apiserver_request_total[2m]))"
         series, eid = await ctx.metric_range(total)
-        pts = _first(series)
+        pts = single_series(series)
         if len(pts) < 3:
             return
         base_pts, recent = split_baseline(pts)
@@ -263,7 +259,7 @@ class ControlPlaneSpecialist(Specialist):
         series, eid = await ctx.metric_range(
             f"sum(rate({five}[5m])) / sum(rate(apiserver_request_total[5m]))"
         )
-        pts = _first(series)
+        pts = single_series(series)
         onset = first_crossing(pts, ERROR_RATIO - 1e-9)
         if onset is None:
             return

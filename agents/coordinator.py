@@ -61,7 +61,7 @@ ProgressFn = Callable[[str, str], None]
 """Called with (specialist, event) as the investigation proceeds."""
 
 
-def _renumber(
+def renumber(
     reports: Sequence[SpecialistReport],
 ) -> tuple[list[Evidence], list[Finding], list[Hypothesis], list[str]]:
     """Give evidence and findings global ids; drop hypotheses that cite unknown findings."""
@@ -100,7 +100,7 @@ def build_diagnosis(
     extra_notes: Sequence[str] = (),
 ) -> Diagnosis:
     """Reconcile the specialists' reports into a Diagnosis (timings filled in by the caller)."""
-    evidence, findings, hypotheses, notes = _renumber(reports)
+    evidence, findings, hypotheses, notes = renumber(reports)
     result = reconcile(hypotheses, incident.topology, focus_names(incident.labels))
     # "Nothing is broken" is only as good as what could be looked at: coverage is an input.
     conf = confidence(result, seen=seen_share(evidence))
@@ -167,7 +167,7 @@ class Reconciler(BaseChatAgent):
         self.diagnosis = None
 
 
-def _failed(incident: Incident, model: ModelUse, error: str, total_s: float) -> Diagnosis:
+def failed_diagnosis(incident: Incident, model: ModelUse, error: str, total_s: float) -> Diagnosis:
     return Diagnosis(
         incident=IncidentRef(
             alertname=incident.alertname,
@@ -228,12 +228,12 @@ async def diagnose(
                 )
     except Exception as exc:  # the team runtime wraps agent errors in many types
         log.exception("diagnosis failed")
-        return _failed(
+        return failed_diagnosis(
             incident, model.use, f"{type(exc).__name__}: {exc}", time.perf_counter() - started
         )
     diagnosis = reconciler.diagnosis
     if diagnosis is None:
-        return _failed(
+        return failed_diagnosis(
             incident,
             model.use,
             "the coordinator produced no diagnosis",

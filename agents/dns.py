@@ -22,18 +22,17 @@ from itertools import pairwise
 
 from agents.models import Finding, Hypothesis
 from agents.signals import (
-    Point,
     first_crossing,
     hhmm,
     median,
     noisy_or,
     rise_start,
+    single_series,
     split_baseline,
     strength_at,
 )
 from agents.specialist import ProbeContext, Specialist
 from agents.workload import workload_name
-from tools.metrics.base import Series
 from tools.metrics.promql import selector
 from tools.topology import Topology
 
@@ -113,13 +112,6 @@ def parse_timeout_line(line: str) -> str | None:
     return m["dst"] if m else None
 
 
-def _points(series: Sequence[Series]) -> list[Point]:
-    """The first series' finite points (the queries here aggregate to one series)."""
-    if not series:
-        return []
-    return [(t, v) for t, v in series[0].points if math.isfinite(v)]
-
-
 def _coredns_rate(metric: str, *matchers: tuple[str, str, str]) -> str:
     """Per-second rate of a CoreDNS counter, from either label convention, de-duplicated.
 
@@ -168,7 +160,7 @@ class DnsSpecialist(Specialist):
 
     async def _probe_request_rate(self, ctx: ProbeContext) -> None:
         series, eid = await ctx.metric_range(f"sum({_coredns_rate('coredns_dns_requests_total')})")
-        pts = _points(series)
+        pts = single_series(series)
         if len(pts) < 3:
             return
         base_pts, recent = split_baseline(pts)
@@ -258,7 +250,7 @@ class DnsSpecialist(Specialist):
             ("coredns_forward_responses_total", "dns_forward_servfail_ratio", "forwarded"),
         ):
             series, eid = await ctx.metric_range(_ratio_query(metric, "SERVFAIL"))
-            pts = _points(series)
+            pts = single_series(series)
             onset = first_crossing(pts, SERVFAIL_RATIO - 1e-9)
             if onset is None:
                 continue
@@ -349,7 +341,7 @@ class DnsSpecialist(Specialist):
         series, eid = await ctx.metric_range(
             _ratio_query("coredns_dns_responses_total", "NXDOMAIN")
         )
-        pts = _points(series)
+        pts = single_series(series)
         if len(pts) < 3:
             return
         base_pts, recent = split_baseline(pts)

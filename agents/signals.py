@@ -10,6 +10,8 @@ import statistics
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+from tools.metrics.base import Series
+
 Point = tuple[datetime, float]
 
 
@@ -134,6 +136,11 @@ def hhmm(ts: datetime | None) -> str:
 def finite(points: Iterable[Point]) -> list[Point]:
     """Points without NaN / infinite values."""
     return [(t, v) for t, v in points if math.isfinite(v)]
+
+
+def single_series(series: Sequence[Series]) -> list[Point]:
+    """The first series' finite points (for queries that aggregate to one series)."""
+    return finite(series[0].points) if series else []
 
 
 def strength_at(value: float, threshold: float, high: float) -> float:

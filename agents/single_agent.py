@@ -32,7 +32,7 @@ from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient
 
 from agents.calibration import NO_FAULT_PRIOR
-from agents.coordinator import SPECIALISTS, ProgressFn, _failed, _renumber
+from agents.coordinator import SPECIALISTS, ProgressFn, failed_diagnosis, renumber
 from agents.llm import ModelHandle
 from agents.models import (
     Diagnosis,
@@ -160,7 +160,7 @@ class SingleAgent(BaseChatAgent):
         self.reports = []
         for cls in self._specialists:
             self.reports.append(await cls(self._incident, self._sources).investigate())
-        evidence, findings, hypotheses, notes = _renumber(self.reports)
+        evidence, findings, hypotheses, notes = renumber(self.reports)
         pick = pick_strongest(hypotheses)
         max_raw = max((h.score for h in hypotheses), default=0.0)
         conf = pick.score if pick else round(NO_FAULT_PRIOR * (1.0 - max_raw), 3)
@@ -230,11 +230,11 @@ async def diagnose_single(
         await agent.run(task=task)
     except Exception as exc:  # the agent runtime wraps errors in many types
         log.exception("single-agent diagnosis failed")
-        return _failed(
+        return failed_diagnosis(
             incident, model.use, f"{type(exc).__name__}: {exc}", time.perf_counter() - started
         )
     if agent.diagnosis is None:
-        return _failed(
+        return failed_diagnosis(
             incident,
             model.use,
             "the single agent produced no diagnosis",
