@@ -40,7 +40,7 @@ from agents.signals import (
     split_baseline,
     strength_at,
 )
-from agents.specialist import ProbeContext, Specialist
+from agents.specialist import EventFn, ProbeContext, Specialist
 from agents.workload import workload_name
 from tools.logs.base import LogQuery, LogRecord
 from tools.metrics.base import Series
@@ -158,8 +158,11 @@ class ApplicationSpecialist(Specialist):
         *,
         model_client: ChatCompletionClient | None = None,
         step_s: float = 30.0,
+        on_event: EventFn | None = None,
     ) -> None:
-        super().__init__(incident, sources, model_client=model_client, step_s=step_s)
+        super().__init__(
+            incident, sources, model_client=model_client, step_s=step_s, on_event=on_event
+        )
         # workload (lower-case) -> the rollout / ConfigMap change its config errors followed
         self._trigger_of: dict[str, Finding] = {}
 

@@ -202,7 +202,9 @@ async def diagnose(
     verdict "failed" and the error.
     """
     started = time.perf_counter()
-    agents = [cls(incident, sources, model_client=model.client) for cls in specialists]
+    agents = [
+        cls(incident, sources, model_client=model.client, on_event=progress) for cls in specialists
+    ]
     reconciler = Reconciler(incident, model.use, sources.notes)
     builder = DiGraphBuilder()
     for agent in agents:

@@ -32,7 +32,7 @@ from agents.signals import (
     split_baseline,
     strength_at,
 )
-from agents.specialist import ProbeContext, Specialist
+from agents.specialist import EventFn, ProbeContext, Specialist
 from agents.workload import node_name
 from tools.errors import ToolError
 from tools.metrics.promql import selector
@@ -199,8 +199,11 @@ class NetworkSpecialist(Specialist):
         *,
         model_client: ChatCompletionClient | None = None,
         step_s: float = 30.0,
+        on_event: EventFn | None = None,
     ) -> None:
-        super().__init__(incident, sources, model_client=model_client, step_s=step_s)
+        super().__init__(
+            incident, sources, model_client=model_client, step_s=step_s, on_event=on_event
+        )
         # finding id -> the switch it is about, and the ports involved (to name packet_loss)
         self._switch_of: dict[str, str] = {}
         self._ports_of: dict[str, list[int]] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 EXCERPT_MAX = 600
 """Longest evidence excerpt kept, in characters."""
+
+EventFn = Callable[[str, str], None]
+"""Progress hook: ``(specialist, message)``; called for each probe and finding as it happens."""
 
 
 class SpecialistReport(BaseModel):
@@ -77,6 +80,16 @@ class ProbeContext:
     evidence: list[Evidence] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    on_event: EventFn | None = None
+
+    def emit(self, message: str) -> None:
+        """Tell the progress hook (if any) what just happened; a broken hook is ignored."""
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(self.specialist, message)
+        except Exception:  # a display bug must never stop an investigation
+            log.debug("progress hook failed", exc_info=True)
 
     @property
     def start(self) -> datetime:
@@ -101,6 +114,7 @@ class ProbeContext:
                 }
             )
         )
+        self.emit(f"probe {source} [{status}] {query}")
         return eid
 
     def _unavailable(self, source: SourceName, query: str) -> str:
@@ -281,6 +295,7 @@ class ProbeContext:
             onset=onset,
         )
         self.findings.append(finding)
+        self.emit(f"finding {finding.strength:.2f} {summary}")
         return finding
 
     def findings_of(self, *kinds: str) -> list[Finding]:
@@ -327,12 +342,14 @@ class Specialist(BaseChatAgent):
         *,
         model_client: ChatCompletionClient | None = None,
         step_s: float = 30.0,
+        on_event: EventFn | None = None,
     ) -> None:
         super().__init__(name=self.layer.replace("-", "_"), description=self.description_text)
         self._incident = incident
         self._sources = sources
         self._model_client = model_client
         self._step_s = step_s
+        self._on_event = on_event
         self.report: SpecialistReport | None = None
 
     @property
@@ -351,7 +368,10 @@ class Specialist(BaseChatAgent):
     async def investigate(self) -> SpecialistReport:
         """Probe, hypothesise, and report. A bug in a probe becomes a note, not a crash."""
         started = time.perf_counter()
-        ctx = ProbeContext(self._incident, self._sources, self.layer, step_s=self._step_s)
+        ctx = ProbeContext(
+            self._incident, self._sources, self.layer, step_s=self._step_s, on_event=self._on_event
+        )
+        ctx.emit("investigating")
         hypotheses: list[Hypothesis] = []
         try:
             await self.probe(ctx)

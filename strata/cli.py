@@ -47,6 +47,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="none | auto (Ollama if it answers, else none; default) | ollama:NAME",
     )
     rp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    rp.add_argument(
+        "--probes", action="store_true", help="show every probe and finding as it happens"
+    )
 
     vp = sub.add_parser("validate", help="check scenario directories against format v1")
     vp.add_argument("scenarios", nargs="+", help="scenario directories")
@@ -121,8 +124,9 @@ async def _replay(args: argparse.Namespace) -> int:
         _err(f"running without a model: {model.use.note}")
 
     def progress(who: str, what: str) -> None:
-        if not args.quiet:
-            print(f"  [{who}] {what}", file=sys.stderr, flush=True)
+        if args.quiet or (not args.probes and what.startswith(("probe ", "finding "))):
+            return
+        print(f"  [{who}] {what}", file=sys.stderr, flush=True)
 
     try:
         diagnosis = await replay(path, model, progress=progress)

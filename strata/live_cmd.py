@@ -73,6 +73,9 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--model", metavar="SPEC", help="none | auto | ollama:NAME (default: the config's)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument(
+        "--probes", action="store_true", help="show every probe and finding as it happens"
+    )
 
 
 def parse_window(text: str) -> timedelta:
@@ -206,8 +209,9 @@ async def _run(args: argparse.Namespace) -> int:
         err(redact(message))
 
     def progress(who: str, what: str) -> None:
-        if not args.quiet:
-            print(redact(f"  [{who}] {what}"), file=sys.stderr, flush=True)
+        if args.quiet or (not args.probes and what.startswith(("probe ", "finding "))):
+            return
+        print(redact(f"  [{who}] {what}"), file=sys.stderr, flush=True)
 
     try:
         window = (
