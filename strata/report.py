@@ -85,3 +85,85 @@ def render_text(d: Diagnosis, *, max_findings: int = 8) -> str:
     )
     out.append(f"Timings: total {t.total_s:.2f}s (sources {t.setup_s:.2f}s); specialists: {spans}")
     return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    """Telemetry is data: neutralise Markdown/HTML so a log line cannot restyle the report."""
+    out = text.replace("\\", "\\\\")
+    for ch in "`*_[]<>|#":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    """Raw telemetry (queries, log lines) as an inline code span: shown verbatim, never rendered."""
+    return "`` " + text.replace("`", "'").replace("\n", " ") + " ``"
+
+
+def render_markdown(d: Diagnosis, *, max_findings: int = 12) -> str:
+    """The report as Markdown (for files, chat messages and exports). Pure: data in, text out."""
+    out: list[str] = []
+    when = d.incident.observed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    out.append(f"# Strata diagnosis — {_md(d.incident.alertname)}")
+    out.append("")
+    out.append(f"- Observed: {when}")
+    model = (
+        f"{d.model.backend}:{d.model.name}"
+        if d.model.available
+        else f"none ({_md(d.model.note or 'baseline probes only')})"
+    )
+    out.append(f"- Model: {model}")
+    out.append(f"- Verdict: **{d.verdict}**")
+    if d.verdict == "failed" or d.root_cause is None:
+        out.append(f"- Error: {_md(d.error or 'unknown error')}")
+        return "\n".join(out) + "\n"
+    rc = d.root_cause
+    out.append(f"- Root cause: **{rc.layer} / {rc.fault} / {_md(rc.component)}**")
+    out.append(f"- Confidence: {d.confidence:.2f}")
+    if d.verdict == "abstained":
+        out.append(
+            "- Below the abstention threshold: treat the root cause as a lead, not an answer."
+        )
+    if d.narrative:
+        out += ["", "## Summary (model)", "", _md(d.narrative)]
+    findings = {f.id: f for f in d.findings}
+    evidence = {e.id: e for e in d.evidence}
+    root = next((h for h in d.hypotheses if h.role == "root_cause"), None)
+    if root is not None:
+        out += ["", "## Evidence chain", ""]
+        for fid in root.findings[:max_findings]:
+            f = findings.get(fid)
+            if f is None:
+                continue
+            out.append(f"- `{f.id}` {_md(f.summary)} (strength {f.strength:.2f})")
+            for eid in f.evidence[:2]:
+                e = evidence.get(eid)
+                if e is None:
+                    continue
+                first = e.excerpt.splitlines()[0] if e.excerpt else ""
+                out.append(f"  - `{e.id}` {e.source}: {_code(e.query[:120])}")
+                if first:
+                    out.append(f"    - {_code(first[:160])}")
+    if d.hypotheses:
+        out += ["", "## Hypotheses", "", "| role | hypothesis | component | score | by | reason |"]
+        out.append("|---|---|---|---|---|---|")
+        for h in d.hypotheses:
+            out.append(
+                f"| {h.role.replace('_', ' ')} | {h.key} | {_md(h.component)} | {h.score:.2f} "
+                f"| {h.by} | {_md(h.reason)} |"
+            )
+    if d.unavailable:
+        out += ["", "## Could not see", ""]
+        out += [f"- {_md(note)}" for note in d.unavailable]
+    if d.remediation:
+        out += [
+            "",
+            "## Suggested next steps",
+            "",
+            "Each requires approval; Strata executes nothing.",
+            "",
+        ]
+        for i, r in enumerate(d.remediation, 1):
+            out.append(f"{i}. {_md(r.action)} — risk: {_md(r.risk)}")
+    out += ["", f"_Diagnosis took {d.timings.total_s:.2f}s._"]
+    return "\n".join(out) + "\n"
