@@ -126,6 +126,23 @@ def _service(labels: dict[str, str]) -> str:
     return labels.get("exported_service") or labels.get("service") or "?"
 
 
+def _own_configmap_edit(edits: Sequence[Finding], rollout: Finding) -> Finding | None:
+    """The edit of the rolled-out workload's own ConfigMap (same namespace, named after it)
+    shortly before (or with) the rollout, if any."""
+    if rollout.onset is None or not rollout.component:
+        return None
+    name = rollout.component.lower()
+    for f in edits:
+        ns_cm = (f.component or "").lower()
+        cm = ns_cm.split("/", 1)[-1]
+        if f.onset is None or not (cm == name or cm.startswith(name + "-")):
+            continue
+        ahead = (rollout.onset - f.onset).total_seconds()
+        if -EARLY_S <= ahead <= ROLLOUT_FOLLOW_S:
+            return f
+    return None
+
+
 def _same(a: str | None, b: str | None) -> bool:
     return bool(a and b) and (a or "").lower() == (b or "").lower()
 
@@ -443,7 +460,12 @@ class ApplicationSpecialist(Specialist):
             if not (restarts or errors):
                 continue
             slow = about(("ingress_latency", "upstream_timeouts"), name)
-            propose("bad_deploy", name, [rollout, *restarts, *errors], slow)
+            edit = _own_configmap_edit(ctx.findings_of("configmap_change"), rollout)
+            if edit is not None:
+                # its own ConfigMap was edited just before the rollout that broke it
+                propose("misconfiguration", name, [edit, rollout, *restarts, *errors], slow)
+            else:
+                propose("bad_deploy", name, [rollout, *restarts, *errors], slow)
         upstreams: dict[str, list[Finding]] = defaultdict(list)
         for f in ctx.findings_of("upstream_timeouts", "ingress_latency"):
             if f.component and f.component.lower() not in claimed:

@@ -17,7 +17,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import ClassVar
 
@@ -44,7 +44,7 @@ CRASHLOOP_MIN_RESTARTS = 3
 """Restarts within the window, none OOMKilled, that make a crashloop."""
 MEMORY_LEAK_MIN_R2 = 0.8
 """Least R² of a linear fit for memory growth to count as steady."""
-MEMORY_LEAK_MIN_LIMIT_FRACTION = 0.8
+MEMORY_LEAK_MIN_LIMIT_FRACTION = 0.75
 """Working set / limit the steady growth must reach."""
 MEMORY_LEAK_MIN_RISE_FRACTION = 0.1
 """Least rise over the growth segment, as a fraction of the limit (flat is not growth)."""
@@ -63,7 +63,7 @@ LOAD_DRIVEN_DAMPING = 0.5
 """Factor on a memory_leak score when the climb coincides with a CPU surge."""
 CPU_BUSY_THRESHOLD = 0.9
 """Node CPU busy fraction (1 - idle rate) that counts as saturated."""
-CPU_SATURATION_MIN_S = 300.0
+CPU_SATURATION_MIN_S = 180.0
 """How long the node must stay saturated."""
 THROTTLING_REPORT_RATIO = 0.25
 """Throttled / total CFS periods above which throttling is reported (never a hypothesis)."""
@@ -199,22 +199,37 @@ class ComputeSpecialist(Specialist):
     async def _oom_metrics(
         self, ctx: ProbeContext, restarts: dict[Key, _Restarts], restarts_eid: str | None
     ) -> set[Key]:
-        """Containers OOMKilled within the window: reason OOMKilled plus a restart in it."""
+        """Containers OOMKilled within the window.
+
+        A restart counts as an OOM kill when the container's last terminated reason, as
+        reported right after that restart, is OOMKilled: an OOM kill from before the
+        window followed by crashes with another reason is a crash loop, not an OOM kill.
+        ``timestamp()`` of each reason series tells which one kube-state-metrics reported
+        last (Prometheus keeps a stopped series' last value for five minutes).
+        """
         metric = "kube_pod_container_status_last_terminated_reason"
-        series, eid = await ctx.metric_range(f"{selector(metric, reason=OOM_REASON)} == 1")
+        series, eid = await ctx.metric_range(f"timestamp({selector(metric)} == 1)")
         step = ctx.step_s
-        killed: dict[str, list[tuple[Key, int, datetime | None]]] = defaultdict(list)
+        reasons: dict[Key, dict[str, list[tuple[datetime, float]]]] = defaultdict(dict)
         for s in series:
-            key = _key(s.labels)
             pts = finite(s.points)
-            if not pts:
+            if pts:
+                reasons[_key(s.labels)][s.labels.get("reason", "")] = pts
+        killed: dict[str, list[tuple[Key, int, datetime | None]]] = defaultdict(list)
+        for key, by_reason in reasons.items():
+            oom = by_reason.get(OOM_REASON)
+            if oom is None:
                 continue
             r = restarts.get(key)
-            appeared = (pts[0][0] - ctx.start).total_seconds() > 1.5 * step
             if r is not None and r.count:
-                killed[workload_name(key[1], key[2])].append((key, r.count, r.first))
-            elif appeared:  # became OOMKilled inside the window, restarts not seen
-                killed[workload_name(key[1], key[2])].append((key, 1, pts[0][0]))
+                times = [t for t in r.times if _reason_at(by_reason, t, step) == OOM_REASON]
+                if times:
+                    killed[workload_name(key[1], key[2])].append((key, len(times), times[0]))
+                continue
+            first_sample = datetime.fromtimestamp(oom[0][1], tz=UTC)
+            if (first_sample - ctx.start).total_seconds() > 1.5 * step:
+                # became OOMKilled inside the window, restarts not seen
+                killed[workload_name(key[1], key[2])].append((key, 1, first_sample))
         keys: set[Key] = set()
         for workload, items in sorted(killed.items()):
             count = sum(n for _, n, _ in items)
@@ -643,6 +658,21 @@ def _steady_climb(points: Sequence[Point], opens: datetime) -> _Climb | None:
     first = found[0]
     peak = max(c.peak for c in found)
     return replace(first, peak=peak, climbs=len(found))
+
+
+def _reason_at(
+    by_reason: dict[str, list[tuple[datetime, float]]], t: datetime, step_s: float
+) -> str | None:
+    """The terminated reason reported latest as of the first evaluation at or after ``t``."""
+    best: tuple[float, str] | None = None
+    for reason, pts in by_reason.items():
+        at = next(
+            (v for ts, v in pts if -step_s / 2 <= (ts - t).total_seconds() <= 1.5 * step_s),
+            None,
+        )
+        if at is not None and (best is None or at > best[0]):
+            best = (at, reason)
+    return best[1] if best else None
 
 
 def _parse_kernel_oom(records: Sequence[LogRecord]) -> dict[str, _KernelOom]:

@@ -75,6 +75,9 @@ NODE_ERROR_RATE = 1.0
 """node_network_receive_errs_total / _drop_total per second on a node that is abnormal."""
 CONNTRACK_RATIO = 0.9
 """node_nf_conntrack_entries / node_nf_conntrack_entries_limit that is abnormal."""
+CONNTRACK_RISING_RATIO = 0.8
+"""A lower ratio that is abnormal when the table filled within the window (from at most half
+of it): a node that always tracks 80 % is busy; one that went from 10 % to 80 % is filling."""
 ICMP_UNREACH_RATE = 1.0
 """node_netstat_Icmp_OutDestUnreachs per second on a node that corroborates an MTU mismatch."""
 MTU_CHANGED_STRENGTH = 0.8
@@ -86,6 +89,10 @@ SCORE_CAP = 0.97
 """No hypothesis is ever certain from telemetry alone."""
 WEAK_STP_FACTOR = 0.5
 """Topology changes alone (no surge, discards or syslog) only weakly suggest a loop."""
+KERNEL_SLOW_LINK_STRENGTH = 0.6
+"""A NIC renegotiating at 10/100 Mbps: packet loss on that node (with its drops)."""
+SHARED_DROPS_WINDOW_S = 300.0
+"""Receive drops on a switch's nodes count as one loop's when they start this close to its syslog."""
 
 # How much a kind of finding counts towards a hypothesis: primary signals 1, corroborating
 # ones (syslog lines, a neighbour's symptoms) less, so that they raise but never make a score.
@@ -103,12 +110,16 @@ _WEIGHTS: dict[str, float] = {
     "conntrack_table_full": 1.0,
     "mtu_mismatch": 1.0,
     "kernel_frag_needed": 0.6,
+    "kernel_link_down": 0.8,
+    "kernel_link_slow": 1.0,
     "icmp_dest_unreach": 0.5,
 }
 _NEIGHBOUR_WEIGHT = 0.5
 
 _PRIMARY_IFACES = "eth.*|en.*|bond.*"
 _FRAG_LINE = r"(?i)fragmentation needed|frag needed"
+_NIC_DOWN_LINE = r"(?i)NIC Link is Down|Link is Down|carrier lost"
+_NIC_SLOW_LINE = r"(?i)Link is Up (10|100) Mbps"
 _VIRTUAL_IFACES = "lo|veth.*|cali.*|flannel.*|cni.*|docker.*|cilium.*|vxlan.*|tunl.*|kube-ipvs.*"
 _SYSLOG_PATTERN = r"%SPANTREE|MACFLAP|%LINK-\d-UPDOWN|%LINEPROTO-\d-UPDOWN"
 _LINK_LINE = re.compile(r"%LINK-\d-UPDOWN")
@@ -214,6 +225,7 @@ class NetworkSpecialist(Specialist):
         self._ports_of.clear()
         await self._probe_switches(ctx)
         await self._probe_syslog(ctx)
+        await self._probe_kernel_links(ctx)
         await self._probe_node_counters(ctx)
         await self._probe_conntrack(ctx)
         await self._probe_mtu(ctx)
@@ -517,13 +529,46 @@ class NetworkSpecialist(Specialist):
             )
             self._switch_of[finding.id] = host
 
+    async def _probe_kernel_links(self, ctx: ProbeContext) -> None:
+        """The node's own view of a flapping link: its kernel logs the NIC going down."""
+        records, eid = await ctx.logs(ctx.log_query({"app": "kernel"}, regex=_NIC_DOWN_LINE))
+        by_host: dict[str, list[datetime]] = defaultdict(list)
+        for rec in records:
+            by_host[rec.labels.get("host") or "unknown node"].append(rec.ts)
+        for host, times in sorted(by_host.items()):
+            if len(times) < FLAP_CHANGES:
+                continue
+            ctx.add_finding(
+                f"{host} kernel: NIC link down {len(times)}× (from {hhmm(times[0])})",
+                [eid],
+                strength_at(len(times), FLAP_CHANGES, 6),
+                kind="kernel_link_down",
+                component=host,
+                onset=times[0],
+            )
+        # A gigabit NIC that renegotiates at 10/100 Mbps (a damaged cable) drops what it queues.
+        slow, seid = await ctx.logs(ctx.log_query({"app": "kernel"}, regex=_NIC_SLOW_LINE))
+        slow_by_host: dict[str, list[datetime]] = defaultdict(list)
+        for rec in slow:
+            slow_by_host[rec.labels.get("host") or "unknown node"].append(rec.ts)
+        for host, times in sorted(slow_by_host.items()):
+            ctx.add_finding(
+                f"{host} kernel: NIC link renegotiated at 10/100 Mbps (at {hhmm(times[0])})",
+                [seid],
+                KERNEL_SLOW_LINK_STRENGTH,
+                kind="kernel_link_slow",
+                component=host,
+                onset=times[0],
+            )
+
     # ---------------------------------------------------------------- metrics
 
     async def _probe_node_counters(self, ctx: ProbeContext) -> None:
         topo = ctx.incident.topology
-        for metric, kind, what in (
-            ("node_network_receive_errs_total", "node_rx_errors", "receive errors"),
-            ("node_network_receive_drop_total", "node_rx_drops", "receive drops"),
+        # CRC errors are rare on a healthy link, drops less so: errors reach full strength sooner.
+        for metric, kind, what, high in (
+            ("node_network_receive_errs_total", "node_rx_errors", "receive errors", 20.0),
+            ("node_network_receive_drop_total", "node_rx_drops", "receive drops", 100.0),
         ):
             sel = selector(metric, ("device", "!~", _VIRTUAL_IFACES))
             series, eid = await ctx.metric_range(f"sum by (instance) (rate({sel}[2m]))")
@@ -537,7 +582,7 @@ class NetworkSpecialist(Specialist):
                 ctx.add_finding(
                     f"{node} NIC {what} up to {peak:.1f}/s (from {hhmm(onset)})",
                     [eid],
-                    strength_at(peak, NODE_ERROR_RATE, 100),
+                    strength_at(peak, NODE_ERROR_RATE, high),
                     kind=kind,
                     component=node,
                     onset=onset,
@@ -550,15 +595,21 @@ class NetworkSpecialist(Specialist):
         )
         for s in series:
             pts = [(t, v) for t, v in s.points if not math.isnan(v)]
-            onset = first_crossing(pts, CONNTRACK_RATIO - 1e-9)
+            if not pts:
+                continue
+            early = sorted(v for _, v in pts[: max(3, len(pts) // 10)])
+            rising = 2 * early[len(early) // 2] <= max(v for _, v in pts)
+            floor = CONNTRACK_RISING_RATIO if rising else CONNTRACK_RATIO
+            onset = first_crossing(pts, floor - 1e-9)
             if onset is None:
                 continue
             peak = max(v for t, v in pts if t >= onset)
             node = series_node(s.labels, topo)
             ctx.add_finding(
-                f"{node} conntrack table {peak:.0%} full (from {hhmm(onset)})",
+                f"{node} conntrack table {peak:.0%} full (from {hhmm(onset)}"
+                + (f", up from {early[len(early) // 2]:.0%})" if rising else ")"),
                 [eid],
-                strength_at(peak, CONNTRACK_RATIO, 1.0),
+                strength_at(peak, floor, 1.0),
                 kind="conntrack_ratio",
                 component=node,
                 onset=onset,
@@ -683,9 +734,13 @@ class NetworkSpecialist(Specialist):
 
             tc, bc, sys_ = on("stp_topology_changes"), on("broadcast_surge"), on("syslog_stp")
             disc = [f for f in ctx.findings_of("port_discards") if self._switch_of.get(f.id) == sw]
-            if (tc and (bc or disc or sys_)) or (bc and (sys_ or disc)):
-                attached = {n.name for n in topo.nodes if n.switch == sw}
-                drops = [f for f in ctx.findings_of("node_rx_drops") if f.component in attached]
+            attached = {n.name for n in topo.nodes if n.switch == sw}
+            drops = [f for f in ctx.findings_of("node_rx_drops") if f.component in attached]
+            if (
+                (tc and (bc or disc or sys_))
+                or (bc and (sys_ or disc))
+                or _shared_drops(sys_, drops, attached)
+            ):
                 support = tc + bc + sys_ + disc
                 out.append(ctx.hypothesis("stp_loop", sw, support + drops, score(support, drops)))
                 used.update(f.id for f in disc + drops)
@@ -693,7 +748,9 @@ class NetworkSpecialist(Specialist):
                 out.append(ctx.hypothesis("stp_loop", sw, tc, score(tc) * WEAK_STP_FACTOR))
 
         # link_flap, per port owner
-        for comp, found in _by_component(ctx.findings_of("link_flaps", "syslog_link_updown")):
+        for comp, found in _by_component(
+            ctx.findings_of("link_flaps", "syslog_link_updown", "kernel_link_down")
+        ):
             switch = next((self._switch_of.get(f.id) for f in found), None)
             tcs = [f for f in ctx.findings_of("stp_topology_changes") if f.component == switch]
             out.append(
@@ -706,7 +763,7 @@ class NetworkSpecialist(Specialist):
 
         # packet_loss: discards and drops no loop accounts for
         loss: list[tuple[str, Finding]] = []
-        for f in ctx.findings_of("port_discards", "node_rx_drops"):
+        for f in ctx.findings_of("port_discards", "node_rx_drops", "kernel_link_slow"):
             if f.id in used:
                 continue
             comp = f.component or "unknown"
@@ -731,6 +788,25 @@ class NetworkSpecialist(Specialist):
 
         out.sort(key=lambda h: -h.score)
         return out
+
+
+def _shared_drops(syslog: Sequence[Finding], drops: Sequence[Finding], attached: set[str]) -> bool:
+    """Spanning-tree syslog plus receive drops on most of the switch's nodes, starting together.
+
+    Without SNMP a loop shows as the switch's STP/MAC-flap lines and every attached node
+    dropping at once; one node's packet loss does not spread to its neighbours.
+    """
+    if not syslog or len(attached) < 2:
+        return False
+    start = min((f.onset for f in syslog if f.onset), default=None)
+    if start is None:
+        return False
+    near = {
+        f.component
+        for f in drops
+        if f.onset is not None and abs((f.onset - start).total_seconds()) <= SHARED_DROPS_WINDOW_S
+    }
+    return len(near) >= 2 and 2 * len(near) >= len(attached)
 
 
 def _iface_rank(device: str) -> tuple[int, str]:

@@ -73,6 +73,8 @@ FAULT_EDGES: tuple[tuple[tuple[str, str], tuple[str, frozenset[str]], str], ...]
     (("storage", "disk_full"), ("compute", frozenset({"eviction", "pod_crashloop"})), "any"),
     (("storage", "inode_exhaustion"), ("compute", frozenset({"eviction", "pod_crashloop"})), "any"),
     (("storage", "slow_disk"), ("compute", frozenset({"node_not_ready"})), "any"),
+    # Apps whose volume returns I/O errors crash at start (a database that cannot read its WAL).
+    (("storage", "io_errors"), ("compute", frozenset({"pod_crashloop", "node_not_ready"})), "any"),
     (("network", "stp_loop"), ("compute", frozenset({"node_not_ready"})), "any"),
     (("network", "link_flap"), ("compute", frozenset({"node_not_ready"})), "any"),
     (
