@@ -392,6 +392,15 @@ def _ksm(scene: Scene, rec: Recording) -> None:
                 {**job, "configmap": cm, "namespace": ns_},
                 [(t, 1.0) for t in pts],
             )
+            # kube-state-metrics reports the object's resourceVersion; every edit bumps it
+            version0 = 1000 * stable_small(scene.key, ns_, cm) + stable_small(cm)
+            edits = sorted(scene.configmap_edits.get((ns_, cm), ()))
+            om.gauge(
+                "kube_configmap_metadata_resource_version",
+                "Resource version representing a specific version of the configmap.",
+                {**job, "configmap": cm, "namespace": ns_},
+                [(t, float(version0 + 731 * sum(1 for e in edits if e <= t))) for t in pts],
+            )
 
 
 def _current(changes: Sequence[tuple[float, str]], t: float) -> str | None:

@@ -158,6 +158,18 @@ def _port_up(scene: Scene, rng: random.Random, avoid: set[str]) -> None:
             ss.tc_rate = lambda x: prev(x) + (0.1 if t + 1 <= x < t + 11 else 0.0)
 
 
+def _configmap_edit(scene: Scene, rng: random.Random, avoid: set[str]) -> None:
+    """Someone edits an unrelated ConfigMap; nothing restarts and nothing breaks."""
+    cms = [
+        (ns_, cm)
+        for ns_, cm, _, _ in scene.configmaps
+        if cm.endswith("-config") and cm.removesuffix("-config") not in avoid
+    ]
+    if cms:
+        key = rng.choice(cms)
+        scene.configmap_edits.setdefault(key, []).append(scene.at(rng.uniform(0.1, 0.9)))
+
+
 DISTRACTORS: tuple[Callable[[Scene, random.Random, set[str]], None], ...] = (
     _restart_once,
     _cpu_busy,
@@ -171,6 +183,7 @@ DISTRACTORS: tuple[Callable[[Scene, random.Random, set[str]], None], ...] = (
     _etcd_blip,
     _ingress_wobble,
     _port_up,
+    _configmap_edit,
 )
 
 

@@ -249,6 +249,7 @@ class Scene:
     snmp_interval: float
     logs: list[dict[str, Any]] = field(default_factory=list)
     ssh_extra: dict[tuple[str, str], str] = field(default_factory=dict)  # (host, cmd) -> stdout
+    configmap_edits: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # (ns, cm)
 
     def rng(self, *parts: object) -> random.Random:
         """A random stream of its own for ``parts``."""

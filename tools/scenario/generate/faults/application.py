@@ -85,6 +85,8 @@ def misconfiguration(scene: Scene, ctx: Ctx) -> Outcome:
         rng.random() < 0.4
     )  # strategy Recreate (or one replica behind a PVC): no old pod left
     new = _rollout(scene, ps, onset, rng, keep_old=not recreate)
+    edited = onset - scene.rng("configmap-edit").uniform(5, 90)
+    scene.configmap_edits.setdefault((wl.namespace, f"{wl.name}-config"), []).append(edited)
     if recreate:
         ps.deleted = onset + rng.uniform(1, 5)
     key = rng.choice(("database.url", "smtp.host", "auth.oidc.issuer", "storage.path"))
