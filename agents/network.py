@@ -763,7 +763,13 @@ class NetworkSpecialist(Specialist):
 
         # packet_loss: discards and drops no loop accounts for
         loss: list[tuple[str, Finding]] = []
+        flapping = {
+            (f.component or "").lower()
+            for f in ctx.findings_of("link_flaps", "syslog_link_updown", "kernel_link_down")
+        }
         for f in ctx.findings_of("port_discards", "node_rx_drops", "kernel_link_slow"):
+            if f.kind == "kernel_link_slow" and (f.component or "").lower() in flapping:
+                continue  # a flapping link that came back slow: part of the flap
             if f.id in used:
                 continue
             comp = f.component or "unknown"
