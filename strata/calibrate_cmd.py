@@ -5,11 +5,16 @@ Runs the multi-agent evaluation over the chosen split (train by default), fits
 right) pair, writes the calibration JSON to FILE and prints what it fitted. Exit status:
 0 written, 1 nothing to fit or some scenarios could not be evaluated (FILE is still
 written when there was something to fit), 2 bad input.
+
+``--from-eval FILE`` fits on the rows of a saved ``strata eval --json`` run instead of
+replaying again (features do not depend on the calibration in use, so a run with any
+calibration will do); ``--split`` then picks rows by the split recorded in them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,8 +27,13 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "calibrate", help="fit confidence calibration on a scenario corpus (writes JSON)"
     )
-    add_common(p, split_default="train")
+    add_common(p, split_default="train", dirs_optional=True)
     p.add_argument("--out", required=True, metavar="FILE", help="where to write the JSON")
+    p.add_argument(
+        "--from-eval",
+        metavar="FILE",
+        help="fit on a saved `strata eval --json` run (multi-agent) instead of replaying DIRs",
+    )
     p.add_argument("--l2", type=float, default=1.0, help="ridge penalty (default 1.0)")
 
 
@@ -37,23 +47,38 @@ async def run(args: argparse.Namespace) -> int:
     """``strata calibrate``."""
     from agents.calibration import CalibrationError, active_calibration, fit
 
-    outcome = await collect(args, single_agent=False)
-    if isinstance(outcome, int):
-        return outcome
-    samples = [
-        (r.features, r.answer_correct)
-        for r in outcome.results
-        if r.error is None and r.verdict != "failed"
-    ]
-    errors = [r for r in outcome.results if r.error is not None]
-    for r in errors:
-        print(f"strata: not used: {r.path}: {r.error}", file=sys.stderr)
-    dirs = " ".join(args.dirs)
+    if args.from_eval:
+        if args.dirs:
+            print("strata: give either DIRs or --from-eval, not both", file=sys.stderr)
+            return 2
+        loaded = _from_eval(Path(args.from_eval), args.split)
+        if isinstance(loaded, str):
+            print(f"strata: {loaded}", file=sys.stderr)
+            return 2
+        samples, n_errors, n_skipped = loaded
+        origin = f"--from-eval {args.from_eval} --split {args.split}"
+    else:
+        if not args.dirs:
+            print("strata: give scenario DIRs (or --from-eval FILE)", file=sys.stderr)
+            return 2
+        outcome = await collect(args, single_agent=False)
+        if isinstance(outcome, int):
+            return outcome
+        samples = [
+            (r.features, r.answer_correct)
+            for r in outcome.results
+            if r.error is None and r.verdict != "failed"
+        ]
+        errors = [r for r in outcome.results if r.error is not None]
+        for r in errors:
+            print(f"strata: not used: {r.path}: {r.error}", file=sys.stderr)
+        n_errors, n_skipped = len(errors), len(outcome.skipped)
+        origin = f"{' '.join(args.dirs)} --split {args.split} --model {args.model}"
     try:
         cal = fit(
             samples,
             l2=args.l2,
-            source=f"strata calibrate {dirs} --split {args.split} --model {args.model}",
+            source=f"strata calibrate {origin}",
         )
     except CalibrationError as exc:
         print(f"strata: {exc}", file=sys.stderr)
@@ -64,7 +89,7 @@ async def run(args: argparse.Namespace) -> int:
     print(f"wrote {out}")
     print(
         f"fitted on {cal.training_size} scenarios ({cal.training_correct} answered right), "
-        f"{len(errors)} not evaluable, {len(outcome.skipped)} unlabelled skipped"
+        f"{n_errors} not evaluable, {n_skipped} unlabelled skipped"
     )
     print(f"intercept {cal.intercept:+.3f}; coefficients on standardised features:")
     for name, c in zip(cal.features, cal.coef, strict=True):
@@ -80,4 +105,29 @@ async def run(args: argparse.Namespace) -> int:
         + ("the plain score" if in_use is None else f"the calibration fitted {in_use.fitted_at}")
         + "; features do not depend on it)"
     )
-    return 1 if errors else 0
+    return 1 if n_errors else 0
+
+
+def _from_eval(
+    path: Path, split: str
+) -> tuple[list[tuple[dict[str, float], bool]], int, int] | str:
+    """(samples, rows with errors, unlabelled skipped) from a saved eval, or what is wrong."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        summary, rows = data["summary"], data["results"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"{path}: not a `strata eval --json` result ({type(exc).__name__}: {exc})"
+    if summary.get("mode") != "multi-agent":
+        return f"{path}: mode {summary.get('mode')!r}; calibration fits the multi-agent run"
+    samples: list[tuple[dict[str, float], bool]] = []
+    errors = 0
+    for r in rows:
+        if split != "all" and r.get("split") != split:
+            continue
+        if r.get("error"):
+            errors += 1
+            continue
+        if r.get("verdict") == "failed" or not r.get("features"):
+            continue
+        samples.append(({k: float(v) for k, v in r["features"].items()}, bool(r["answer_correct"])))
+    return samples, errors, len(data.get("skipped", []))

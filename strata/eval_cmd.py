@@ -20,9 +20,16 @@ from agents.evaluation import EvalResult, EvalRun, summarize
 _HELP_SPLIT = "train (70%%) | test (30%%, by sha256 of the directory name) | all (default)"
 
 
-def add_common(p: argparse.ArgumentParser, *, split_default: str) -> None:
+def add_common(
+    p: argparse.ArgumentParser, *, split_default: str, dirs_optional: bool = False
+) -> None:
     """Arguments shared by ``eval`` and ``calibrate``."""
-    p.add_argument("dirs", nargs="+", metavar="DIR", help="scenario dirs or dirs holding them")
+    p.add_argument(
+        "dirs",
+        nargs="*" if dirs_optional else "+",
+        metavar="DIR",
+        help="scenario dirs or dirs holding them",
+    )
     p.add_argument(
         "--model",
         default="none",

@@ -329,3 +329,48 @@ def test_bad_input_exits_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "not a directory" in proc.stderr
     proc = strata("eval", str(tmp_path), "--model", "none")
     assert proc.returncode == 2 and "no scenario directories" in proc.stderr
+
+
+def _saved_eval(path: Path, mode: str = "multi-agent") -> Path:
+    """A saved ``strata eval --json`` run: two right and one wrong train rows, one test row."""
+    rows = []
+    for i, (ok, split) in enumerate(
+        ((True, "train"), (True, "train"), (False, "train"), (True, "test"))
+    ):
+        rows.append(
+            {
+                "path": f"/c/s{i}",
+                "verdict": "diagnosed",
+                "answer_correct": ok,
+                "split": split,
+                "error": None,
+                "features": {"plain_logit": 2.0 if ok else -1.0, "root_score": 0.9 if ok else 0.4},
+            }
+        )
+    path.write_text(json.dumps({"summary": {"mode": mode}, "results": rows, "skipped": []}))
+    return path
+
+
+def test_calibrate_from_a_saved_eval_fits_the_chosen_split(tmp_path: Path) -> None:
+    out = tmp_path / "cal.json"
+    proc = strata(
+        "calibrate", "--from-eval", str(_saved_eval(tmp_path / "e.json")), "--out", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr
+    cal = json.loads(out.read_text())
+    assert cal["training_size"] == 3 and cal["training_correct"] == 2  # the test row is not used
+    assert "--from-eval" in cal["source"] and "fitted on 3 scenarios" in proc.stdout
+
+
+def test_calibrate_from_eval_refuses_bad_input(tmp_path: Path) -> None:
+    single = _saved_eval(tmp_path / "single.json", mode="single-agent")
+    proc = strata("calibrate", "--from-eval", str(single), "--out", str(tmp_path / "c.json"))
+    assert proc.returncode == 2 and "multi-agent" in proc.stderr
+    (tmp_path / "junk.json").write_text("{not json")
+    proc = strata(
+        "calibrate", "--from-eval", str(tmp_path / "junk.json"), "--out", str(tmp_path / "c.json")
+    )
+    assert proc.returncode == 2 and "not a `strata eval --json` result" in proc.stderr
+    proc = strata("calibrate", "--out", str(tmp_path / "c.json"))
+    assert proc.returncode == 2 and "DIRs" in proc.stderr
+    assert not (tmp_path / "c.json").exists()
