@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 # Thresholds: docs/signals.md, section "dns". Change them there and here together.
-SURGE_RATIO = 3.0
+SURGE_RATIO = 2.5
 """Request rate, as a multiple of its early-window median, that is a surge."""
 DEPARTURE_RATIO = 1.25
 """A surge's onset is when the rate first left this multiple of its baseline."""
@@ -69,6 +69,9 @@ NXDOMAIN_RATIO = 0.5
 """NXDOMAIN share of responses that is abnormal (when it rose to it) ..."""
 NXDOMAIN_RISE = 1.5
 """... from an early-window share at least this many times smaller."""
+PROBE_ANSWERED_SHARE = 0.5
+"""Share of blackbox DNS probe queries answered over 30 s at or below which, still at the
+diagnosis clock, the resolver is not answering."""
 
 SCORE_CAP = 0.97
 """No hypothesis is ever certain from telemetry alone."""
@@ -82,6 +85,7 @@ _WEIGHTS: dict[str, float] = {
     "dns_restarts": 1.0,
     "dns_oomkilled": 1.0,
     "dns_nxdomain_ratio": 1.0,
+    "dns_probe_unanswered": 1.0,
 }
 _CONSEQUENCE_WEIGHT = 0.4
 """Restarts / OOM kills count this much towards a flood that explains them."""
@@ -157,6 +161,7 @@ class DnsSpecialist(Specialist):
         await self._probe_servfail(ctx)
         await self._probe_restarts(ctx)
         await self._probe_nxdomain(ctx)
+        await self._probe_blackbox(ctx)
 
     async def _probe_request_rate(self, ctx: ProbeContext) -> None:
         series, eid = await ctx.metric_range(f"sum({_coredns_rate('coredns_dns_requests_total')})")
@@ -337,6 +342,29 @@ class DnsSpecialist(Specialist):
                 onset=onset,
             )
 
+    async def _probe_blackbox(self, ctx: ProbeContext) -> None:
+        """Blackbox exporter DNS probes (``probe_dns_query_succeeded``): no answer at all."""
+        metric = selector("probe_dns_query_succeeded")
+        series, eid = await ctx.metric_range(f"avg by (instance) (avg_over_time({metric}[30s]))")
+        for s in series:
+            pts = [(t, v) for t, v in s.points if math.isfinite(v)]
+            onset = first_crossing(pts, PROBE_ANSWERED_SHARE + 1e-9, above=False)
+            if onset is None:
+                continue
+            last = pts[-1][1]
+            if last > PROBE_ANSWERED_SHARE:
+                continue  # answering again by the diagnosis clock
+            target = s.labels.get("instance", "?")
+            ctx.add_finding(
+                f"DNS probes of {target} unanswered: {1 - last:.0%} of queries failed "
+                f"(from {hhmm(onset)})",
+                [eid],
+                strength_at(1 - last, 1 - PROBE_ANSWERED_SHARE, 1.0),
+                kind="dns_probe_unanswered",
+                component=dns_service(ctx.incident.topology),
+                onset=onset,
+            )
+
     async def _probe_nxdomain(self, ctx: ProbeContext) -> None:
         series, eid = await ctx.metric_range(
             _ratio_query("coredns_dns_responses_total", "NXDOMAIN")
@@ -392,8 +420,10 @@ class DnsSpecialist(Specialist):
         )
         if upstream:
             out.append(ctx.hypothesis("upstream_failure", service, upstream, score(upstream)))
-        if crash and not flood:
-            out.append(ctx.hypothesis("resolver_down", service, crash, score(crash)))
+        unanswered = ctx.findings_of("dns_probe_unanswered")
+        if (crash or unanswered) and not flood:
+            found = crash + unanswered
+            out.append(ctx.hypothesis("resolver_down", service, found, score(found)))
         nx = ctx.findings_of("dns_nxdomain_ratio")
         if nx and not flood:
             out.append(ctx.hypothesis("misconfiguration", service, nx, score(nx)))

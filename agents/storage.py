@@ -24,7 +24,7 @@ from agents.compute import score_of
 from agents.models import Finding, Hypothesis
 from agents.signals import clamp01, finite, hhmm, longest_run
 from agents.specialist import ProbeContext, Specialist
-from agents.workload import focus_names, node_name
+from agents.workload import focus_names, node_name, workload_name
 from tools.logs.base import LogQuery, LogRecord
 from tools.metrics.base import Series
 from tools.metrics.promql import selector
@@ -110,6 +110,7 @@ class StorageSpecialist(Specialist):
         await self._disk_busy(ctx)
         await self._pending_claims(ctx)
         await self._provisioner_lines(ctx)
+        await self._provisioner_pods(ctx)
         await self._disk_lines(ctx, space, inodes)
         await self._etcd_lines(ctx)
         await self._df(ctx)
@@ -313,6 +314,29 @@ class StorageSpecialist(Specialist):
                 onset=first,
             )
 
+    async def _provisioner_pods(self, ctx: ProbeContext) -> None:
+        """Claims stuck Pending and no provisioner logs to read: which provisioner runs here?
+
+        When exactly one provisioner workload runs, it is the one failing to provision (its
+        pods are what kube-state-metrics lists with a container named ``*provisioner*``).
+        """
+        if not ctx.findings_of("pvc_pending") or ctx.findings_of("provisioner_errors"):
+            return
+        restarts = selector(
+            "kube_pod_container_status_restarts_total", ("container", "=~", ".*provisioner.*")
+        )
+        series, eid = await ctx.metric_instant(f"count by (namespace, pod) ({restarts})")
+        names = sorted({workload_name(s.labels.get("pod", ""), "") for s in series} - {""})
+        if len(names) != 1:
+            return
+        ctx.add_finding(
+            f"{names[0]} is the only volume provisioner running (no provisioner logs to read)",
+            [eid],
+            0.3,
+            kind="provisioner_workload",
+            component=names[0],
+        )
+
     # -- logs -------------------------------------------------------------------------
 
     async def _disk_lines(
@@ -443,17 +467,21 @@ class StorageSpecialist(Specialist):
         # one provisioner_failure, about the provisioner when its logs speak.
         claims = [f for f in ctx.findings_of("pvc_pending") if f.onset is not None]
         errors = ctx.findings_of("provisioner_errors")
-        if claims and errors:
+        running = ctx.findings_of("provisioner_workload")
+        named_by = errors[:1] or running[:1]
+        if claims and named_by:
             for f in claims:
                 groups.pop(("provisioner_failure", f.component or ""), None)
-            groups[("provisioner_failure", errors[0].component or "")] += claims
+            groups[("provisioner_failure", named_by[0].component or "")] += claims
         out: list[Hypothesis] = []
         for (fault, component), findings in groups.items():
             # A weak signal alone (brief disk busy, a long-Pending claim) is no hypothesis.
             if max(f.strength for f in findings) < 0.45:
                 continue
             score = score_of(findings, component.lower() in focus)
-            out.append(ctx.hypothesis(fault, component, findings, score))
+            # the running provisioner only names the component; it adds no support
+            cites = [*findings, *(f for f in running if f.component == component)]
+            out.append(ctx.hypothesis(fault, component, cites, score))
         return sorted(out, key=lambda h: (-h.score, h.fault, h.component))
 
 
