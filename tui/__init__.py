@@ -1,0 +1,1 @@
+"""Strata's terminal UI (``strata tui``), built on Textual."""
