@@ -6,8 +6,8 @@ right) pair, writes the calibration JSON to FILE and prints what it fitted. Exit
 0 written, 1 nothing to fit or some scenarios could not be evaluated (FILE is still
 written when there was something to fit), 2 bad input.
 
-``--from-eval FILE`` fits on the rows of a saved ``strata eval --json`` run instead of
-replaying again (features do not depend on the calibration in use, so a run with any
+``--from-eval FILE`` (repeatable) fits on the rows of saved ``strata eval --json`` runs
+instead of replaying again (features do not depend on the calibration in use, so a run with any
 calibration will do); ``--split`` then picks rows by the split recorded in them.
 """
 
@@ -32,7 +32,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--from-eval",
         metavar="FILE",
-        help="fit on a saved `strata eval --json` run (multi-agent) instead of replaying DIRs",
+        action="append",
+        help="fit on saved `strata eval --json` runs (multi-agent; repeatable) "
+        "instead of replaying DIRs",
     )
     p.add_argument("--l2", type=float, default=1.0, help="ridge penalty (default 1.0)")
 
@@ -51,12 +53,17 @@ async def run(args: argparse.Namespace) -> int:
         if args.dirs:
             print("strata: give either DIRs or --from-eval, not both", file=sys.stderr)
             return 2
-        loaded = _from_eval(Path(args.from_eval), args.split)
-        if isinstance(loaded, str):
-            print(f"strata: {loaded}", file=sys.stderr)
-            return 2
-        samples, n_errors, n_skipped = loaded
-        origin = f"--from-eval {args.from_eval} --split {args.split}"
+        samples, n_errors, n_skipped = [], 0, 0
+        for name in args.from_eval:
+            loaded = _from_eval(Path(name), args.split)
+            if isinstance(loaded, str):
+                print(f"strata: {loaded}", file=sys.stderr)
+                return 2
+            samples += loaded[0]
+            n_errors += loaded[1]
+            n_skipped += loaded[2]
+        files = " ".join(f"--from-eval {name}" for name in args.from_eval)
+        origin = f"{files} --split {args.split}"
     else:
         if not args.dirs:
             print("strata: give scenario DIRs (or --from-eval FILE)", file=sys.stderr)

@@ -360,6 +360,10 @@ def test_calibrate_from_a_saved_eval_fits_the_chosen_split(tmp_path: Path) -> No
     cal = json.loads(out.read_text())
     assert cal["training_size"] == 3 and cal["training_correct"] == 2  # the test row is not used
     assert "--from-eval" in cal["source"] and "fitted on 3 scenarios" in proc.stdout
+    saved = str(tmp_path / "e.json")
+    proc = strata("calibrate", "--from-eval", saved, "--from-eval", saved, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text())["training_size"] == 6  # runs are pooled
 
 
 def test_calibrate_from_eval_refuses_bad_input(tmp_path: Path) -> None:
