@@ -86,6 +86,7 @@ FEATURES: tuple[str, ...] = (
     "no_fault_noise",
     "unseen",
     "no_fault_unseen",
+    "root_unseen",
 )
 """Feature names, in order. See :func:`features` for their definitions."""
 
@@ -100,6 +101,7 @@ MONOTONE: dict[str, int] = {
     "no_fault_noise": -1,
     "unseen": -1,
     "no_fault_unseen": -1,
+    "root_unseen": -1,
 }
 """Sign constraints: +1 never lowers confidence as the feature grows, -1 never raises it."""
 
@@ -124,7 +126,9 @@ def seen_share(evidence: Sequence[Evidence]) -> float:
     return sum(1 for e in evidence if e.status in ("ok", "empty")) / len(evidence)
 
 
-def features(hypotheses: Sequence[Hypothesis], seen: float = 1.0) -> dict[str, float]:
+def features(
+    hypotheses: Sequence[Hypothesis], seen: float = 1.0, evidence: Sequence[Evidence] = ()
+) -> dict[str, float]:
     """Calibration features of a reconciled hypothesis list (roles assigned), and of the
     share of probes that could run (``seen``, see :func:`seen_share`).
 
@@ -140,7 +144,9 @@ def features(hypotheses: Sequence[Hypothesis], seen: float = 1.0) -> dict[str, f
     hypothesis (raw score, symptoms undiscounted) outscored the root. no_fault: 1 when the
     answer is "nothing is broken". no_fault_noise: for a no-fault answer, the strongest
     sub-threshold score. unseen / no_fault_unseen: the share of probes that could not
-    run, for a named root cause / for a no-fault answer.
+    run, for a named root cause / for a no-fault answer. root_unseen: the share of the
+    root's own specialist's probes that could not run (``evidence`` tells who asked): a
+    network answer without SNMP rests on less than it seems.
     """
     blind = 1.0 - seen
     root = next((h for h in hypotheses if h.role == "root_cause"), None)
@@ -177,6 +183,7 @@ def features(hypotheses: Sequence[Hypothesis], seen: float = 1.0) -> dict[str, f
         "component_rivals": math.log1p(len(others) - len(rivals)),
         "louder_symptom": max(0.0, max_raw - root.score),
         "unseen": blind,
+        "root_unseen": 1.0 - seen_share([e for e in evidence if e.by == root.by]),
     }
 
 
@@ -606,20 +613,21 @@ def active_calibration() -> Calibration | None:
     return _state.calibration
 
 
-def confidence(result: Reconciled, seen: float = 1.0) -> float:
+def confidence(result: Reconciled, seen: float = 1.0, evidence: Sequence[Evidence] = ()) -> float:
     """Probability that the reconciled root cause (or "no fault") is right.
 
     Args:
         result: the reconciliation.
         seen: share of probes whose source answered (:func:`seen_share`); with none
             (``seen == 0``) there is no basis for any answer and the confidence is 0.
+        evidence: every probe's evidence (for the root's own coverage, ``root_unseen``).
     """
     if seen <= 0.0:
         return 0.0
     cal = active_calibration()
     if cal is None:
         return plain_confidence(result, seen)
-    return round(cal.predict(features(result.hypotheses, seen)), 3)
+    return round(cal.predict(features(result.hypotheses, seen, evidence)), 3)
 
 
 def abstain_below() -> float:

@@ -24,7 +24,9 @@ from agents.calibration import abstain_below, confidence, seen_share
 from agents.compute import ComputeSpecialist
 from agents.control_plane import ControlPlaneSpecialist
 from agents.dns import DnsSpecialist
-from agents.llm import ModelHandle
+from agents.investigator import merge_reviews, vet_reports
+from agents.llm import ModelHandle, bounded
+from agents.model_session import ModelSession
 from agents.models import (
     Diagnosis,
     Evidence,
@@ -100,10 +102,12 @@ def build_diagnosis(
     extra_notes: Sequence[str] = (),
 ) -> Diagnosis:
     """Reconcile the specialists' reports into a Diagnosis (timings filled in by the caller)."""
+    # The model's proposals were checked by each specialist; check them again here.
+    reports, model_drops = vet_reports(reports)
     evidence, findings, hypotheses, notes = renumber(reports)
     result = reconcile(hypotheses, incident.topology, focus_names(incident.labels))
     # "Nothing is broken" is only as good as what could be looked at: coverage is an input.
-    conf = confidence(result, seen=seen_share(evidence))
+    conf = confidence(result, seen=seen_share(evidence), evidence=evidence)
     if result.root is not None:
         root = RootCause(
             layer=result.root.layer, fault=result.root.fault, component=result.root.component
@@ -128,6 +132,7 @@ def build_diagnosis(
         model=model,
         timings=Timings(total_s=0.0),
         unavailable=unavailable,
+        model_review=merge_reviews(reports, model_drops),
     )
 
 
@@ -205,6 +210,14 @@ async def diagnose(
     agents = [
         cls(incident, sources, model_client=model.client, on_event=progress) for cls in specialists
     ]
+    # One session per incident over the one shared, bounded client: timings and budgets.
+    session = (
+        ModelSession(bounded(model.client, model.limits), started=started)
+        if model.client is not None
+        else None
+    )
+    for agent in agents:
+        agent.model_session = session
     reconciler = Reconciler(incident, model.use, sources.notes)
     builder = DiGraphBuilder()
     for agent in agents:
@@ -251,7 +264,7 @@ async def diagnose(
     if model.client is not None and diagnosis.root_cause is not None:
         if progress is not None:
             progress("model", f"asking {model.use.name} for a summary")
-        text, note = await narrate(model.client, diagnosis)
+        text, note = await narrate(model.client, diagnosis, session=session)
         diagnosis = diagnosis.model_copy(
             update={
                 "narrative": text,
@@ -263,5 +276,9 @@ async def diagnose(
         by_specialist=by,
         spans=spans,
         setup_s=round(setup_s, 3),
+        model_calls=tuple(sorted(session.calls, key=lambda c: c.start_s)) if session else (),
     )
-    return diagnosis.model_copy(update={"timings": timings})
+    review = diagnosis.model_review
+    if review is not None and session is not None:
+        review = review.model_copy(update={"tokens": session.tokens})
+    return diagnosis.model_copy(update={"timings": timings, "model_review": review})

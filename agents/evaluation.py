@@ -317,7 +317,7 @@ async def evaluate_scenario(
         answer_correct=not failed and named.correct,
         seconds=seconds,
         note=d.error or "",
-        features={} if failed else features(d.hypotheses, seen_share(d.evidence)),
+        features={} if failed else features(d.hypotheses, seen_share(d.evidence), d.evidence),
         split=split,
     )
 

@@ -60,6 +60,7 @@ class Evidence(_Frozen):
     status: Literal["ok", "empty", "error", "unavailable"] = Field(
         default="ok", description="Whether the source answered with data."
     )
+    by: str | None = Field(default=None, description="The specialist that asked (additive).")
 
 
 class Finding(_Frozen):
@@ -139,6 +140,42 @@ class Timings(_Frozen):
         description="Per specialist (start, end) offsets from the fan-out: overlap is visible.",
     )
     setup_s: float = Field(default=0.0, description="Opening the data sources.")
+    model_calls: tuple[ModelCall, ...] = Field(
+        default=(),
+        description="Every request to the language model, in start order (overlap is visible).",
+    )
+
+
+class ModelCall(_Frozen):
+    """One request to the language model: who asked, when, how long, how many tokens."""
+
+    by: str = Field(description="Who asked: a specialist's layer, or 'narrative'.")
+    purpose: str = Field(description="probe (choosing a probe), answer, retry or summary.")
+    start_s: float = Field(description="Offset from the fan-out when it was asked.")
+    end_s: float = Field(description="Offset from the fan-out when it answered.")
+    wait_s: float = Field(default=0.0, description="Time queued for a free model slot.")
+    prompt_tokens: int = Field(default=0, description="Prompt tokens (as the backend counts).")
+    completion_tokens: int = Field(default=0, description="Reply tokens.")
+    status: Literal["ok", "error", "timeout"] = Field(default="ok", description="How it ended.")
+
+
+class ModelReview(_Frozen):
+    """What the model proposed and what validation kept (the evidence always stays)."""
+
+    probes: int = Field(default=0, description="Model-chosen probes that ran.")
+    probes_refused: int = Field(
+        default=0, description="Model-chosen probes refused (not allowed, bad arguments)."
+    )
+    findings_proposed: int = Field(default=0, description="Findings the model proposed.")
+    findings_kept: int = Field(default=0, description="Findings that passed validation.")
+    hypotheses_proposed: int = Field(default=0, description="Hypotheses the model proposed.")
+    hypotheses_kept: int = Field(default=0, description="Hypotheses that passed validation.")
+    retries: int = Field(default=0, description="Replies retried after a validation error.")
+    fallbacks: tuple[str, ...] = Field(
+        default=(), description="Specialists that fell back to their deterministic findings."
+    )
+    dropped: tuple[str, ...] = Field(default=(), description="Why each dropped proposal went.")
+    tokens: int = Field(default=0, description="Prompt + reply tokens spent on this incident.")
 
 
 class IncidentRef(_Frozen):
@@ -169,6 +206,10 @@ class Diagnosis(_Frozen):
     error: str | None = Field(default=None, description="Why the diagnosis failed, when it did.")
     narrative: str = Field(
         default="", description="The model's plain-language summary (never changes the verdict)."
+    )
+    model_review: ModelReview | None = Field(
+        default=None,
+        description="What the model proposed and what validation kept; None without a model.",
     )
 
     def to_json(self, indent: int | None = 2) -> str:

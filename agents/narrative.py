@@ -10,10 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
-from autogen_core.models import ChatCompletionClient, SystemMessage, UserMessage
+from autogen_core.models import (
+    ChatCompletionClient,
+    CreateResult,
+    LLMMessage,
+    SystemMessage,
+    UserMessage,
+)
 
 from agents.models import Diagnosis
+from tools.redact import DATA_CLOSE, DATA_OPEN, quote_data, redact
+
+if TYPE_CHECKING:
+    from agents.model_session import ModelSession
 
 log = logging.getLogger(__name__)
 
@@ -36,32 +47,39 @@ def _prompt(d: Diagnosis) -> str:
         "Hypotheses:",
         *(f"- {h.key} on {h.component}: {h.role}. {h.reason}" for h in d.hypotheses[:6]),
         "Findings:",
-        "<<<DATA",
-        *(f"- {f.summary}" for f in d.findings[:12]),
-        "DATA>>>",
+        quote_data("\n".join(f"- {f.summary}" for f in d.findings[:12])),
     ]
     return "\n".join(lines)
 
 
-async def narrate(client: ChatCompletionClient, diagnosis: Diagnosis) -> tuple[str, str]:
-    """``(narrative, note)``: the summary, or ``""`` and why there is none."""
+async def narrate(
+    client: ChatCompletionClient, diagnosis: Diagnosis, *, session: ModelSession | None = None
+) -> tuple[str, str]:
+    """``(narrative, note)``: the summary, or ``""`` and why there is none.
+
+    With ``session`` the request is timed, counted and budgeted with the incident's.
+    """
+    messages: list[LLMMessage] = [
+        SystemMessage(content=SYSTEM),
+        UserMessage(content=_prompt(diagnosis), source="user"),
+    ]
     try:
-        result = await asyncio.wait_for(
-            client.create(
-                [
-                    SystemMessage(content=SYSTEM),
-                    UserMessage(content=_prompt(diagnosis), source="user"),
-                ]
-            ),
-            NARRATIVE_TIMEOUT_S,
-        )
+        result: CreateResult
+        if session is not None:
+            result = await asyncio.wait_for(
+                session.ask("narrative", "summary", messages), NARRATIVE_TIMEOUT_S
+            )
+        else:
+            result = await asyncio.wait_for(client.create(messages), NARRATIVE_TIMEOUT_S)
     except TimeoutError:
         return "", f"model gave no summary within {NARRATIVE_TIMEOUT_S:.0f}s"
     except Exception as exc:  # model clients raise transport- and server-specific errors
         log.warning("model summary failed: %s", exc)
         return "", f"model summary failed: {type(exc).__name__}: {exc}"
     text = result.content if isinstance(result.content, str) else ""
-    text = " ".join(text.split())[:MAX_CHARS]
+    text = redact(" ".join(text.split()))[:MAX_CHARS]
     if not text:
         return "", "model returned an empty summary"
+    if DATA_OPEN in text or DATA_CLOSE in text:
+        return "", "model summary repeated the quoted telemetry; not shown"
     return text, ""

@@ -16,7 +16,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
@@ -25,14 +25,18 @@ from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.models import Evidence, Finding, Hypothesis, Incident, SourceName
+from agents.models import Evidence, Finding, Hypothesis, Incident, ModelReview, SourceName
 from tools.errors import ToolError
 from tools.logs.base import LogQuery, LogRecord
 from tools.metrics.base import Sample, Series
+from tools.redact import redact
 from tools.snmp.base import Varbind
 from tools.snmp.oids import name_of
 from tools.sources import Sources
 from tools.ssh.base import CommandResult
+
+if TYPE_CHECKING:
+    from agents.model_session import ModelSession
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,12 @@ class SpecialistReport(BaseModel):
     findings: tuple[Finding, ...] = Field(description="What it noticed.")
     hypotheses: tuple[Hypothesis, ...] = Field(description="What it proposes.")
     notes: tuple[str, ...] = Field(default=(), description="What it could not see, and why.")
+    model_review: ModelReview | None = Field(
+        default=None, description="What the model proposed and what was kept (with a model)."
+    )
+    model_added: int = Field(
+        default=0, description="How many of the hypotheses (the last ones) the model proposed."
+    )
     started_s: float = Field(description="perf_counter() when it started.")
     ended_s: float = Field(description="perf_counter() when it ended.")
 
@@ -108,9 +118,10 @@ class ProbeContext:
                 {
                     "id": eid,
                     "source": source,
-                    "query": query,
-                    "excerpt": _clip(excerpt),
+                    "query": redact(query),
+                    "excerpt": _clip(redact(excerpt)),
                     "status": status,
+                    "by": self.specialist,
                 }
             )
         )
@@ -287,7 +298,7 @@ class ProbeContext:
         finding = Finding(
             id=f"{self.specialist}.f{len(self.findings) + 1}",
             by=self.specialist,
-            summary=summary,
+            summary=redact(summary),
             evidence=tuple(evidence),
             strength=round(max(0.0, min(1.0, strength)), 3),
             kind=kind,
@@ -328,8 +339,11 @@ class Specialist(BaseChatAgent):
     """One layer's investigator. Subclasses set ``layer`` and implement two steps.
 
     ``probe`` gathers evidence and records findings; ``hypothesize`` turns findings
-    into hypotheses. Both are deterministic; a model client, when given, may add
-    probes and narrative in later versions but never removes evidence.
+    into hypotheses. Both are deterministic. With a model (a client, or a
+    :class:`agents.model_session.ModelSession` set on ``model_session`` by the
+    coordinator), :func:`agents.investigator.investigate_with_model` then lets it
+    choose follow-up probes and propose findings and hypotheses, which are validated
+    and may only add to the deterministic ones: it never removes evidence.
     """
 
     layer: ClassVar[str]
@@ -351,6 +365,16 @@ class Specialist(BaseChatAgent):
         self._step_s = step_s
         self._on_event = on_event
         self.report: SpecialistReport | None = None
+        self.model_session: ModelSession | None = None
+        """The incident's model session (set by the coordinator); None runs rules only."""
+
+    def _session(self) -> ModelSession | None:
+        if self.model_session is None and self._model_client is not None:
+            from agents.llm import bounded
+            from agents.model_session import ModelSession
+
+            self.model_session = ModelSession(bounded(self._model_client))
+        return self.model_session
 
     @property
     def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
@@ -379,12 +403,30 @@ class Specialist(BaseChatAgent):
         except Exception as exc:  # one specialist's bug must not cost the incident its diagnosis
             log.exception("%s specialist failed", self.layer)
             ctx.notes.append(f"{self.layer} specialist stopped early: {type(exc).__name__}: {exc}")
+        review: ModelReview | None = None
+        added: list[Hypothesis] = []
+        session = self._session()
+        if session is not None:
+            from agents.investigator import investigate_with_model
+
+            try:
+                added, review = await investigate_with_model(
+                    session, ctx, self._incident, hypotheses
+                )
+                hypotheses = [*hypotheses, *added]
+            except Exception as exc:  # a bug on the model path must not cost the rules' work
+                log.exception("%s: model investigation failed", self.layer)
+                review = ModelReview(
+                    fallbacks=(self.layer,), dropped=(f"{self.layer}: {type(exc).__name__}: {exc}",)
+                )
         self.report = SpecialistReport(
             specialist=self.layer,
             evidence=tuple(ctx.evidence),
             findings=tuple(ctx.findings),
             hypotheses=tuple(hypotheses),
             notes=tuple(ctx.notes),
+            model_review=review,
+            model_added=len(added),
             started_s=started,
             ended_s=time.perf_counter(),
         )

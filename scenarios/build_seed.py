@@ -3366,7 +3366,7 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
     "20_no_fault_cpu_throttling": build_20,
 }
 
-EXTRA_MODULES = ("seeds_nodes", "seeds_platform")
+EXTRA_MODULES = ("seeds_nodes", "seeds_platform", "seeds_injection")
 """Sibling scripts that build more seeds on this site; each defines its own BUILDERS."""
 
 

@@ -34,7 +34,7 @@ def add_common(
         "--model",
         default="none",
         metavar="SPEC",
-        help="none (default) | auto | ollama:NAME",
+        help="none (default) | auto | ollama:NAME | openai:BASE_URL:NAME | llamacpp:PATH.gguf",
     )
     p.add_argument(
         "--split", choices=("train", "test", "all"), default=split_default, help=_HELP_SPLIT

@@ -70,7 +70,10 @@ def _common(p: argparse.ArgumentParser) -> None:
         "reads Prometheus and Loki as of then, and leaves SNMP and SSH out"
     )  # fmt: skip
     p.add_argument(
-        "--model", metavar="SPEC", help="none | auto | ollama:NAME (default: the config's)"
+        "--model",
+        metavar="SPEC",
+        help="none | auto | ollama:NAME | openai:BASE_URL:NAME | llamacpp:PATH.gguf "
+        "(default: the config's)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.add_argument(
@@ -191,7 +194,7 @@ async def _alert(args: argparse.Namespace, config: StrataConfig, now: datetime) 
 
 async def _run(args: argparse.Namespace) -> int:
     from agents.coordinator import diagnose
-    from agents.llm import ModelSpecError, resolve
+    from agents.llm import ModelLimits, ModelSpecError, resolve
     from agents.models import Incident
     from strata.report import render_text
     from tools.alertmanager.webhook import parse_webhook
@@ -224,7 +227,10 @@ async def _run(args: argparse.Namespace) -> int:
             check_empty(args.out)
         alert_data = await _alert(args, config, at or datetime.now(UTC))
         alert = parse_webhook(alert_data)
-        model = await resolve(args.model or config.model.spec)
+        model = await resolve(
+            args.model or config.model.spec,
+            limits=ModelLimits(**config.model.model_dump(exclude={"spec"})),
+        )
     except (UsageError, ToolError, ModelSpecError) as exc:
         say(f"{exc.title}: {exc}" if isinstance(exc, ToolError) else str(exc))
         return 2

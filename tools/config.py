@@ -75,8 +75,16 @@ class ModelSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    spec: str = Field(default="auto", description="none | auto | ollama:NAME.")
+    spec: str = Field(
+        default="auto",
+        description="none | auto | ollama:NAME | openai:BASE_URL:NAME | llamacpp:PATH.gguf.",
+    )
     max_concurrency: int = Field(default=2, ge=1, description="Model requests in flight.")
+    max_tokens: int = Field(default=384, ge=1, description="Longest model reply, in tokens.")
+    steps: int = Field(default=3, ge=0, description="Model-chosen probes per specialist.")
+    specialist_tokens: int = Field(default=12_000, ge=1, description="Tokens per specialist.")
+    incident_tokens: int = Field(default=60_000, ge=1, description="Tokens per incident.")
+    call_timeout_s: float = Field(default=120.0, gt=0, description="One request's longest run.")
 
 
 class StrataConfig(BaseModel):
