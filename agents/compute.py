@@ -44,7 +44,7 @@ CRASHLOOP_MIN_RESTARTS = 3
 """Restarts within the window, none OOMKilled, that make a crashloop."""
 MEMORY_LEAK_MIN_R2 = 0.8
 """Least R² of a linear fit for memory growth to count as steady."""
-MEMORY_LEAK_MIN_LIMIT_FRACTION = 0.75
+MEMORY_LEAK_MIN_LIMIT_FRACTION = 0.72
 """Working set / limit the steady growth must reach."""
 MEMORY_LEAK_MIN_RISE_FRACTION = 0.1
 """Least rise over the growth segment, as a fraction of the limit (flat is not growth)."""
