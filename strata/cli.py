@@ -10,6 +10,8 @@ Subcommands:
     config check [--config FILE]                  does every configured source answer?
     diagnose (--alert F | --fingerprint FP | --alertname N) [--at T]   a live incident
     record (--alert F | --fingerprint FP | --alertname N) --out DIR    a live incident as a scenario
+    serve (--scenario DIR | --config FILE) [--listen H:P] [--token-file F]   the webhook service
+    tui [--scenario DIR | --config FILE | --server URL]   the terminal UI
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--model",
         default="auto",
         metavar="SPEC",
-        help="none | auto (Ollama if it answers, else none; default) | ollama:NAME",
+        help="none | auto (Ollama if it answers, else none; default) | ollama:NAME | "
+        "openai:BASE_URL:NAME | llamacpp:PATH.gguf (docs/models.md)",
     )
     rp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     rp.add_argument(
@@ -67,6 +70,15 @@ def _build_parser() -> argparse.ArgumentParser:
 
     config_cmd.add_parser(sub)
     live_cmd.add_parser(sub)
+    from strata.serve import cli as serve_cmd
+
+    serve_cmd.add_parser(sub)
+    from strata.lab import cli as lab_cmd
+
+    lab_cmd.add_parser(sub)
+    from tui import cli as tui_cmd
+
+    tui_cmd.add_parser(sub)
     return parser
 
 
@@ -160,6 +172,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from strata import config_cmd, live_cmd
 
         return config_cmd.run(args) if args.command == "config" else live_cmd.run(args)
+    if args.command == "serve":
+        from strata.serve import cli as serve_cmd
+
+        return serve_cmd.run(args)
+    if args.command == "lab":
+        from strata.lab import cli as lab_cmd
+
+        return lab_cmd.run(args)
+    if args.command == "tui":
+        from tui import cli as tui_cmd
+
+        return tui_cmd.run(args)
     if args.command in ("replay", "eval", "calibrate"):
         from strata import calibrate_cmd, eval_cmd
 

@@ -1,0 +1,450 @@
+"""``strata lab run``: inject each fault, wait for the alert and the diagnosis, score it.
+
+For every fault: wait until the lab is quiet (no alert firing, ``--settle`` seconds since
+the last fault), inject it, wait (bounded) for Alertmanager to fire an alert that started
+after the injection, wait Alertmanager's group_wait (when its webhook would arrive),
+diagnose that alert's group over the lab's live sources through recording proxies (the
+window never reaching back into the previous fault), write the incident as a labelled format-v1 scenario, score the
+diagnosis against the fault's ground truth, restore, and go on. The results table has the
+eval's figures: accuracy, confidence, calibration (ECE, Brier), time from fault to alert
+and from alert to diagnosis.
+
+The process moves itself into the monitoring namespace first (only its network namespace:
+mounts stay the host's, which the disk fault needs), so every source is reached at its
+10.200.0.x address. The switch is polled over SNMP every few seconds for the whole run,
+as a monitoring system does, so that each diagnosis sees the counters before the fault.
+Scoring reads the ground truth here; the specialists never see it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from strata.lab import faults, lifecycle, plan
+from strata.lab.state import LabError, LabState, require_root
+
+CLONE_NEWNET = 0x40000000
+SNMP_POLL_S = 5.0
+"""Seconds between the run's polls of the switch."""
+ALERT_POLL_S = 2.0
+GROUP_WAIT_S = 30.0
+"""Alertmanager's group_wait (its default, and the lab's): the webhook for a new alert
+group goes out this long after the alert fires, and that is when a diagnosis starts."""
+RESTORE_MARGIN_S = 5.0
+"""A diagnosis window starts at least this long after the previous fault was restored."""
+
+
+def enter_netns(ns: str) -> None:
+    """Move this process (its only thread) into network namespace ``ns``.
+
+    Must run before any thread is started: threads started later inherit it.
+
+    Raises:
+        LabError: the namespace does not exist or setns(2) failed.
+    """
+    try:
+        fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+    except OSError as exc:
+        raise LabError(f"namespace {ns} does not exist ({exc.strerror}): is the lab up?") from None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise LabError(f"setns({ns}): {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Row:
+    """One injected fault and what came of it."""
+
+    fault: str
+    target: str
+    expected: str
+    round: int = 1
+    alertname: str | None = None
+    fault_to_alert_s: float | None = None
+    alert_to_diagnosis_s: float | None = None
+    """From the alert firing to the diagnosis, including Alertmanager's group_wait."""
+    diagnosis_s: float | None = None
+    """How long the diagnosis itself took."""
+    answer_correct: bool = False
+    """The named root cause is right, whatever the verdict."""
+    verdict: str = "no alert"
+    got: str | None = None
+    confidence: float = 0.0
+    correct: bool = False
+    layer_fault: bool = False
+    scenario: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def summarize(rows: list[Row]) -> dict[str, Any]:
+    """The results' headline figures (as ``strata eval``'s, plus the lab's timings)."""
+    from agents.evaluation import brier, ece, quantile
+
+    n = len(rows)
+    conf = [r.confidence for r in rows]
+    ok = [r.correct for r in rows]
+    alert_s = [r.fault_to_alert_s for r in rows if r.fault_to_alert_s is not None]
+    diag_s = [r.alert_to_diagnosis_s for r in rows if r.alert_to_diagnosis_s is not None]
+    run_s = [r.diagnosis_s for r in rows if r.diagnosis_s is not None]
+
+    def med(xs: list[float]) -> float | None:
+        return round(quantile(xs, 0.5), 2) if xs else None
+
+    return {
+        "injected": n,
+        "alerted": sum(r.alertname is not None for r in rows),
+        "correct": sum(ok),
+        "accuracy": round(sum(ok) / n, 3) if n else 0.0,
+        "layer_fault_accuracy": round(sum(r.layer_fault for r in rows) / n, 3) if n else 0.0,
+        "mean_confidence_correct": round(
+            sum(c for c, k in zip(conf, ok, strict=True) if k) / max(1, sum(ok)), 3
+        ),
+        "mean_confidence_wrong": round(
+            sum(c for c, k in zip(conf, ok, strict=True) if not k) / max(1, n - sum(ok)), 3
+        ),
+        "ece": round(ece(conf, ok), 3) if n else 0.0,
+        "brier": round(brier(conf, ok), 3) if n else 0.0,
+        "median_fault_to_alert_s": med(alert_s),
+        "median_alert_to_diagnosis_s": med(diag_s),
+        "median_diagnosis_s": med(run_s),
+        "answer_correct": sum(r.answer_correct for r in rows),
+    }
+
+
+def render_table(rows: list[Row], summary: dict[str, Any]) -> str:
+    """The results as a plain-text table and a summary line."""
+    head = f"{'fault':<12} {'target':<8} {'alert':<30} {'→alert':>7} {'→diag':>6}  {'diagnosis':<36} {'conf':>5}  ok"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        t1 = f"{r.fault_to_alert_s:.0f}s" if r.fault_to_alert_s is not None else "-"
+        t2 = f"{r.alert_to_diagnosis_s:.1f}s" if r.alert_to_diagnosis_s is not None else "-"
+        got = r.got or r.verdict
+        lines.append(
+            f"{r.fault:<12} {r.target:<8} {(r.alertname or '-'):<30} {t1:>7} {t2:>6}  "
+            f"{got[:36]:<36} {r.confidence:>5.2f}  {'yes' if r.correct else 'NO'}"
+        )
+    s = summary
+    lines.append("")
+    lines.append(
+        f"accuracy {s['correct']}/{s['injected']} ({s['accuracy']:.0%}); layer+fault "
+        f"{s['layer_fault_accuracy']:.0%}; confidence correct {s['mean_confidence_correct']:.2f}"
+        f" / wrong {s['mean_confidence_wrong']:.2f}; ECE {s['ece']:.3f}; Brier {s['brier']:.3f}; "
+        f"median fault→alert {s['median_fault_to_alert_s']} s, alert→diagnosis "
+        f"{s['median_alert_to_diagnosis_s']} s"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def fault_list(spec: str) -> list[str]:
+    """``all`` or ``a,b,c`` as fault names.
+
+    Raises:
+        LabError: an unknown name.
+    """
+    if spec.strip() == "all":
+        return [n for n in faults.FAULTS if n not in faults.NOT_SCORED]
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    for n in names:
+        faults.get(n)
+    if not names:
+        raise LabError("--faults names no fault")
+    return names
+
+
+class Lab:
+    """The run's live sources and helpers (inside the monitoring namespace)."""
+
+    def __init__(self, directory: Path, args: argparse.Namespace) -> None:
+        from tools.config import load_config
+        from tools.recording import Redactor
+
+        self.directory = directory
+        self.args = args
+        self.config = load_config(directory / "strata.toml")
+        self.redact = Redactor(self.config.secrets())
+        self.last_restore = time.monotonic()
+        self.restored_at = datetime.now(UTC)
+
+    def say(self, message: str) -> None:
+        if not self.args.quiet:
+            stamp = datetime.now(UTC).strftime("%H:%M:%S")
+            print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
+
+    @contextlib.asynccontextmanager
+    async def sources(self) -> AsyncIterator[None]:
+        from tools.snmp.errors import SnmpError
+        from tools.snmp.live import LiveSnmp
+        from tools.ssh.live import LiveSsh
+
+        cfg = self.config
+        self.snmp = LiveSnmp(cfg.snmp.devices, interval_s=SNMP_POLL_S, max_polls=400)
+        self.ssh = LiveSsh(cfg.ssh.hosts, command_timeout=cfg.ssh.command_timeout_s)
+
+        async def poll_forever() -> None:
+            while True:
+                for name in self.snmp.devices():
+                    with contextlib.suppress(SnmpError):
+                        await self.snmp.poll(name)
+                await asyncio.sleep(SNMP_POLL_S)
+
+        poller = asyncio.create_task(poll_forever())
+        try:
+            async with self.snmp, self.ssh:
+                yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+
+    async def firing(self) -> list[Any]:
+        from tools.alertmanager.api import AlertmanagerAPI
+        from tools.errors import ToolError
+
+        am = self.config.alertmanager
+        assert am is not None
+        try:
+            async with AlertmanagerAPI(am.url, auth=am.auth, timeout_s=5.0) as api:
+                return list(await api.alerts(active=True))
+        except ToolError as exc:
+            self.say(f"alertmanager: {exc.message}")
+            return []
+
+    async def wait_quiet(self, settle_s: float, limit_s: float) -> None:
+        """Until no alert fires and ``settle_s`` passed since the last restore (bounded)."""
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            quiet_for = time.monotonic() - self.last_restore
+            alerts = await self.firing()
+            if not alerts and quiet_for >= settle_s:
+                return
+            await asyncio.sleep(ALERT_POLL_S)
+        names = sorted({a.labels.get("alertname", "?") for a in await self.firing()})
+        self.say(f"still firing after {limit_s:.0f} s: {', '.join(names) or 'none'}; going on")
+
+    async def wait_alert(self, since: datetime, limit_s: float) -> Any | None:
+        """The first alert that started firing at or after ``since`` (None: none in time)."""
+        deadline = time.monotonic() + limit_s
+        slack = timedelta(seconds=5)
+        while time.monotonic() < deadline:
+            fresh = [a for a in await self.firing() if a.starts_at >= since - slack]
+            if fresh:
+                return min(fresh, key=lambda a: a.starts_at)
+            await asyncio.sleep(ALERT_POLL_S)
+        return None
+
+    async def one(self, name: str, rnd: int, index: int, out: Path) -> Row:
+        from agents.coordinator import diagnose
+        from agents.llm import resolve
+        from agents.models import Incident
+        from agents.scoring import component_matches, score
+        from strata.lab.logs import LabLogs
+        from strata.live_cmd import alert_from_alertmanager
+        from tools.alertmanager.webhook import parse_webhook
+        from tools.metrics.live import LivePrometheus
+        from tools.recording import Recorder, RecordingError
+        from tools.sources import Sources
+
+        fault = faults.get(name)
+        target = fault.default_target
+        truth = fault.truth(target)
+        row = Row(name, target, f"{truth.layer}/{truth.fault}/{truth.component}", round=rnd)
+        args = self.args
+        await self.wait_quiet(args.settle, limit_s=args.settle + 240)
+        state = LabState.load(self.directory)
+        duration = args.alert_timeout + 120
+        self.say(f"inject {name} on {target} (expect {row.expected})")
+        injected = datetime.now(UTC)
+        t0 = time.monotonic()
+        faults.inject(self.directory, state, name, target, duration)
+        try:
+            alert = await self.wait_alert(injected, args.alert_timeout)
+            if alert is None:
+                row.notes.append(f"no alert within {args.alert_timeout:.0f} s")
+                self.say(f"{name}: no alert within {args.alert_timeout:.0f} s")
+                return row
+            row.fault_to_alert_s = round(time.monotonic() - t0, 1)
+            row.alertname = alert.labels.get("alertname")
+            self.say(f"{name}: {row.alertname} fired after {row.fault_to_alert_s:.0f} s")
+            t1 = time.monotonic()
+            # The group as the webhook carries it, taken now: the alert may resolve before
+            # the notification goes out, and the incident it opened is still the one to
+            # diagnose.
+            payload = await alert_from_alertmanager(
+                self.config, fingerprint=alert.fingerprint, alertname=None, now=alert.starts_at
+            )
+            # Diagnose when Alertmanager would deliver the webhook: group_wait after firing.
+            notify_at = alert.starts_at + timedelta(seconds=GROUP_WAIT_S)
+            await asyncio.sleep(max(0.0, (notify_at - datetime.now(UTC)).total_seconds()))
+            now = datetime.now(UTC)
+            observed_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+            # The window never reaches back into the previous fault (the lab knows when
+            # that ended); at most --window.
+            window_start = max(
+                observed_at - timedelta(seconds=args.window),
+                self.restored_at + timedelta(seconds=RESTORE_MARGIN_S),
+            )
+            incident = Incident(
+                alert=parse_webhook(payload),
+                observed_at=observed_at,
+                window_start=window_start,
+                topology=self.config.topology,
+            )
+            prom = self.config.prometheus
+            assert prom is not None
+            async with LivePrometheus(
+                prom.url, auth=prom.auth, observed_at=observed_at, timeout_s=prom.timeout_s
+            ) as metrics:
+                live = Sources(
+                    metrics=metrics,
+                    logs=LabLogs(self.directory, observed_at),
+                    snmp=self.snmp,
+                    ssh=self.ssh,
+                )
+                recorder = Recorder(live)
+                model = await resolve(args.model)
+                t2 = time.monotonic()
+                diagnosis = await diagnose(incident, recorder.sources, model)
+                row.diagnosis_s = round(time.monotonic() - t2, 2)
+                row.alert_to_diagnosis_s = round(time.monotonic() - t1, 2)
+                scen = out / "scenarios" / f"{index:02d}_{name}"
+                try:
+                    await recorder.write(
+                        scen,
+                        alert=payload,
+                        observed_at=observed_at,
+                        window_start=incident.window_start,
+                        topology=self.config.topology,
+                        prometheus=prom,
+                        redact=self.redact,
+                    )
+                    label(scen, truth, fault.summary)
+                    row.scenario = str(scen)
+                except RecordingError as exc:
+                    row.notes.append(f"not recorded: {exc.message}")
+            (out / "diagnoses").mkdir(parents=True, exist_ok=True)
+            (out / "diagnoses" / f"{index:02d}_{name}.json").write_text(diagnosis.to_json())
+            row.verdict = diagnosis.verdict
+            rc = diagnosis.root_cause
+            row.got = f"{rc.layer}/{rc.fault}/{rc.component}" if rc else None
+            row.confidence = round(diagnosis.confidence, 3)
+            s = score(diagnosis, truth.layer, truth.fault, truth.component)
+            row.correct, row.layer_fault = s.correct, s.layer_fault
+            row.answer_correct = (
+                rc is not None
+                and (rc.layer, rc.fault) == (truth.layer, truth.fault)
+                and component_matches(rc.component, truth.component)
+            )
+            self.say(
+                f"{name}: {row.verdict} {row.got} ({row.confidence:.2f}) "
+                f"{'correct' if row.correct else 'WRONG'} in {row.alert_to_diagnosis_s:.1f} s"
+            )
+            return row
+        finally:
+            faults.restore(self.directory, LabState.load(self.directory), name)
+            self.last_restore = time.monotonic()
+            self.restored_at = datetime.now(UTC)
+
+
+def label(scenario: Path, truth: faults.Truth, summary: str) -> None:
+    """Add the injected fault as ground truth to a recorded scenario's ``scenario.yaml``."""
+    path = scenario / "scenario.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["ground_truth"] = {
+        "layer": truth.layer,
+        "fault": truth.fault,
+        "component": truth.component,
+        "explanation": f"Injected by strata lab: {summary}.",
+    }
+    tags = list(data.get("tags") or [])
+    data["tags"] = [*tags, "lab"] if "lab" not in tags else tags
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+async def run_all(directory: Path, args: argparse.Namespace, out: Path) -> list[Row]:
+    """Every fault of ``--faults``, ``--repeat`` times, one after another."""
+    from strata.live_cmd import UsageError
+    from tools.errors import ToolError
+
+    lab = Lab(directory, args)
+    names = fault_list(args.faults)
+    rows: list[Row] = []
+    async with lab.sources():
+        # The first diagnosis needs a quiet early window of switch polls too.
+        warm = max(args.settle, args.window / 2)
+        lab.say(f"{len(names)} faults × {args.repeat}; letting the lab settle {warm:.0f} s")
+        await asyncio.sleep(max(0.0, warm - args.settle))
+        lab.last_restore = time.monotonic()
+        lab.restored_at = datetime.now(UTC) - timedelta(seconds=warm)
+        index = 0
+        for rnd in range(1, args.repeat + 1):
+            for name in names:
+                index += 1
+                try:
+                    rows.append(await lab.one(name, rnd, index, out))
+                except (LabError, ToolError, UsageError) as exc:
+                    # One fault that could not be run is a row, not the end of the run.
+                    lab.say(f"{name}: {exc}")
+                    truth = faults.get(name).truth(faults.get(name).default_target)
+                    row = Row(name, faults.get(name).default_target,
+                              f"{truth.layer}/{truth.fault}/{truth.component}", round=rnd,
+                              verdict="error", notes=[str(exc)])  # fmt: skip
+                    rows.append(row)
+                write_results(out, rows)
+    return rows
+
+
+def write_results(out: Path, rows: list[Row]) -> dict[str, Any]:
+    """``results.json`` and ``results.txt`` in ``out``; return the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(rows)
+    body = {"summary": summary, "results": [asdict(r) for r in rows]}
+    (out / "results.json").write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    (out / "results.txt").write_text(render_table(rows, summary), encoding="utf-8")
+    return summary
+
+
+def run_cli(args: argparse.Namespace, directory: Path) -> int:
+    """``strata lab run``: 0 when every fault was diagnosed correctly, 1 otherwise."""
+    require_root()
+    if args.repeat < 1:
+        raise LabError("--repeat must be at least 1")
+    fault_list(args.faults)
+    out: Path = args.out or Path(f"lab-results-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+    if out.exists() and any(out.iterdir()):
+        raise LabError(f"--out {out}: not empty")
+    if args.up:
+        lifecycle.up(directory)
+    try:
+        state = LabState.load(directory)
+        if not state.up_at:
+            raise LabError("the lab is not up: run `strata lab up` first (or pass --up)")
+        enter_netns(plan.MON_NS)
+        rows = asyncio.run(run_all(directory, args, out.resolve()))
+    finally:
+        state = LabState.load(directory)
+        for name in list(state.faults):
+            faults.restore(directory, state, name)
+        if args.up:
+            lifecycle.down(directory)
+    summary = write_results(out, rows)
+    print(render_table(rows, summary), end="")
+    print(f"results: {out / 'results.json'}; scenarios: {out / 'scenarios'}")
+    return 0 if rows and all(r.correct for r in rows) else 1
