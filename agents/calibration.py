@@ -32,7 +32,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agents.models import Evidence, Hypothesis
-from agents.reconcile import MIN_SCORE, SYMPTOM_DISCOUNT, Reconciled
+from agents.reconcile import FAULT_EDGES, LAYER_EDGES, MIN_SCORE, SYMPTOM_DISCOUNT, Reconciled
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ FEATURES: tuple[str, ...] = (
     "unseen",
     "no_fault_unseen",
     "root_unseen",
+    "upstream_unseen",
 )
 """Feature names, in order. See :func:`features` for their definitions."""
 
@@ -102,6 +103,7 @@ MONOTONE: dict[str, int] = {
     "unseen": -1,
     "no_fault_unseen": -1,
     "root_unseen": -1,
+    "upstream_unseen": -1,
 }
 """Sign constraints: +1 never lowers confidence as the feature grows, -1 never raises it."""
 
@@ -146,7 +148,11 @@ def features(
     sub-threshold score. unseen / no_fault_unseen: the share of probes that could not
     run, for a named root cause / for a no-fault answer. root_unseen: the share of the
     root's own specialist's probes that could not run (``evidence`` tells who asked): a
-    network answer without SNMP rests on less than it seems.
+    network answer without SNMP rests on less than it seems. upstream_unseen: the largest
+    share of probes that could not run of a specialist whose layer could have explained
+    the root away (those upstream of it in ``LAYER_EDGES``, or a cause of its
+    fault in ``FAULT_EDGES``): a NotReady node is a doubtful answer when the network
+    specialist could not look.
     """
     blind = 1.0 - seen
     root = next((h for h in hypotheses if h.role == "root_cause"), None)
@@ -184,7 +190,22 @@ def features(
         "louder_symptom": max(0.0, max_raw - root.score),
         "unseen": blind,
         "root_unseen": 1.0 - seen_share([e for e in evidence if e.by == root.by]),
+        "upstream_unseen": max(
+            (1.0 - seen_share([e for e in evidence if e.by == layer]) for layer in _upstream(root)),
+            default=0.0,
+        ),
     }
+
+
+def _upstream(root: Hypothesis) -> frozenset[str]:
+    """Layers whose specialist could have explained ``root`` away as a symptom."""
+    layers = {cause for cause, effects in LAYER_EDGES.items() if root.layer in effects}
+    layers |= {
+        c_layer
+        for (c_layer, _), (e_layer, e_faults), _ in FAULT_EDGES
+        if e_layer == root.layer and root.fault in e_faults and c_layer != root.layer
+    }
+    return frozenset(layers)
 
 
 def _plain(top: float | None, runner: float, max_raw: float, seen: float = 1.0) -> float:
