@@ -35,6 +35,7 @@ from agents.signals import (
 from agents.specialist import EventFn, ProbeContext, Specialist
 from agents.workload import node_name
 from tools.errors import ToolError
+from tools.logs.base import LogRecord
 from tools.metrics.promql import selector
 from tools.snmp import oids
 from tools.snmp.base import COUNTER_TYPES, Varbind, counter_delta
@@ -532,10 +533,7 @@ class NetworkSpecialist(Specialist):
     async def _probe_kernel_links(self, ctx: ProbeContext) -> None:
         """The node's own view of a flapping link: its kernel logs the NIC going down."""
         records, eid = await ctx.logs(ctx.log_query({"app": "kernel"}, regex=_NIC_DOWN_LINE))
-        by_host: dict[str, list[datetime]] = defaultdict(list)
-        for rec in records:
-            by_host[rec.labels.get("host") or "unknown node"].append(rec.ts)
-        for host, times in sorted(by_host.items()):
+        for host, times in _times_by_host(records):
             if len(times) < FLAP_CHANGES:
                 continue
             ctx.add_finding(
@@ -548,10 +546,7 @@ class NetworkSpecialist(Specialist):
             )
         # A gigabit NIC that renegotiates at 10/100 Mbps (a damaged cable) drops what it queues.
         slow, seid = await ctx.logs(ctx.log_query({"app": "kernel"}, regex=_NIC_SLOW_LINE))
-        slow_by_host: dict[str, list[datetime]] = defaultdict(list)
-        for rec in slow:
-            slow_by_host[rec.labels.get("host") or "unknown node"].append(rec.ts)
-        for host, times in sorted(slow_by_host.items()):
+        for host, times in _times_by_host(slow):
             ctx.add_finding(
                 f"{host} kernel: NIC link renegotiated at 10/100 Mbps (at {hhmm(times[0])})",
                 [seid],
@@ -598,7 +593,8 @@ class NetworkSpecialist(Specialist):
             if not pts:
                 continue
             early = sorted(v for _, v in pts[: max(3, len(pts) // 10)])
-            rising = 2 * early[len(early) // 2] <= max(v for _, v in pts)
+            base = early[len(early) // 2]
+            rising = 2 * base <= max(v for _, v in pts)
             floor = CONNTRACK_RISING_RATIO if rising else CONNTRACK_RATIO
             onset = first_crossing(pts, floor - 1e-9)
             if onset is None:
@@ -607,7 +603,7 @@ class NetworkSpecialist(Specialist):
             node = series_node(s.labels, topo)
             ctx.add_finding(
                 f"{node} conntrack table {peak:.0%} full (from {hhmm(onset)}"
-                + (f", up from {early[len(early) // 2]:.0%})" if rising else ")"),
+                + (f", up from {base:.0%})" if rising else ")"),
                 [eid],
                 strength_at(peak, floor, 1.0),
                 kind="conntrack_ratio",
@@ -617,10 +613,7 @@ class NetworkSpecialist(Specialist):
         records, leid = await ctx.logs(
             ctx.log_query({"app": "kernel"}, "nf_conntrack", "table full")
         )
-        by_host: dict[str, list[datetime]] = defaultdict(list)
-        for rec in records:
-            by_host[rec.labels.get("host") or "unknown node"].append(rec.ts)
-        for host, times in sorted(by_host.items()):
+        for host, times in _times_by_host(records):
             ctx.add_finding(
                 f"{host} kernel: {len(times)} 'nf_conntrack: table full' lines "
                 f"(from {hhmm(times[0])})",
@@ -671,10 +664,7 @@ class NetworkSpecialist(Specialist):
         if not odd:
             return
         records, leid = await ctx.logs(ctx.log_query({"app": "kernel"}, regex=_FRAG_LINE))
-        by_host: dict[str, list[datetime]] = defaultdict(list)
-        for rec in records:
-            by_host[rec.labels.get("host") or "unknown node"].append(rec.ts)
-        for host, times in sorted(by_host.items()):
+        for host, times in _times_by_host(records):
             ctx.add_finding(
                 f"{host} kernel: {len(times)} 'fragmentation needed' lines (from {hhmm(times[0])})",
                 [leid],
@@ -813,6 +803,14 @@ def _shared_drops(syslog: Sequence[Finding], drops: Sequence[Finding], attached:
         if f.onset is not None and abs((f.onset - start).total_seconds()) <= SHARED_DROPS_WINDOW_S
     }
     return len(near) >= 2 and 2 * len(near) >= len(attached)
+
+
+def _times_by_host(records: Sequence[LogRecord]) -> list[tuple[str, list[datetime]]]:
+    """Log line times per ``host`` label (a line without one is "unknown node"), by host."""
+    by_host: dict[str, list[datetime]] = defaultdict(list)
+    for rec in records:
+        by_host[rec.labels.get("host") or "unknown node"].append(rec.ts)
+    return sorted(by_host.items())
 
 
 def _iface_rank(device: str) -> tuple[int, str]:
