@@ -36,6 +36,10 @@ FS_PREDICT_WINDOW = "30m"
 """``predict_linear`` lookback."""
 FS_PREDICT_HORIZON_S = 4 * 3600
 """``predict_linear`` horizon: projected to fill within this many seconds."""
+FS_PROJECTION_MAX_FREE = 0.40
+"""A fill projection counts only while the filesystem has less than this free (node-mixin's
+NodeFilesystemSpaceFillingUp): a 30-minute lookback still "projects" a fill after the disk
+was emptied again."""
 FS_EXCLUDED_FSTYPES = ("tmpfs", "overlay", "squashfs", "devtmpfs", "ramfs", "nsfs", "fuse.lxcfs")
 """Virtual filesystems that are never "the disk"."""
 FS_FILLING_DROP = 0.05
@@ -104,7 +108,7 @@ class StorageSpecialist(Specialist):
     async def probe(self, ctx: ProbeContext) -> None:
         """Run the storage baseline plan, in a fixed order (evidence ids stay stable)."""
         space = await self._filesystem_fill(ctx)
-        await self._fill_projection(ctx)
+        await self._fill_projection(ctx, space)
         inodes = await self._inodes(ctx)
         await self._fsync(ctx)
         await self._disk_busy(ctx)
@@ -163,7 +167,8 @@ class StorageSpecialist(Specialist):
             )
         return fills
 
-    async def _fill_projection(self, ctx: ProbeContext) -> None:
+    async def _fill_projection(self, ctx: ProbeContext, fills: list[_Fill]) -> None:
+        free_now = {(f.node, f.mountpoint): f.last for f in fills}
         avail = selector("node_filesystem_avail_bytes", _fstype_filter())
         series, eid = await ctx.metric_range(
             f"predict_linear({avail}[{FS_PREDICT_WINDOW}], {FS_PREDICT_HORIZON_S}) < 0"
@@ -174,8 +179,10 @@ class StorageSpecialist(Specialist):
             node = node_name(s.labels.get("instance", "?"), self._incident.topology)
             if len(pts) < 2 or node in done:  # one projected sample is noise
                 continue
-            done.add(node)
             mount = s.labels.get("mountpoint", "?")
+            if free_now.get((node, mount), 0.0) >= FS_PROJECTION_MAX_FREE:
+                continue
+            done.add(node)
             hours = FS_PREDICT_HORIZON_S / 3600
             ctx.add_finding(
                 f"{node}:{mount} projected to fill within {hours:g} h "
