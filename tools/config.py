@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from tools.errors import ToolError
 from tools.http_auth import HttpAuth
+from tools.logs.files import LogFile
 from tools.snmp.live import SnmpDevice
 from tools.ssh.live import SshHostConfig
 from tools.topology import Topology
@@ -94,6 +95,9 @@ class StrataConfig(BaseModel):
 
     prometheus: HttpSource | None = None
     loki: HttpSource | None = None
+    log_files: tuple[LogFile, ...] = Field(
+        default=(), description="Local log files read when there is no [loki]."
+    )
     alertmanager: HttpSource | None = None
     snmp: SnmpSettings = Field(default_factory=SnmpSettings)
     ssh: SshSettings = Field(default_factory=SshSettings)

@@ -4,8 +4,12 @@ Every source is optional. A source that is configured but cannot be opened, or (
 Prometheus and Loki) does not answer a trivial request first, is left out with a note
 saying why, so the diagnosis goes on and says what it could not see instead of timing
 out query by query. SNMP devices are polled ``snmp.polls`` times, ``snmp.interval_s``
-apart, before the specialists read them (rates need two polls). SNMP and SSH can only
-show the present: for an ``observed_at`` in the past they are left out, with a note.
+apart, before the specialists read them (rates need two polls), unless the caller hands
+in a :class:`~tools.snmp.live.LiveSnmp` that has been polling all along
+(:func:`open_polled_snmp`, as ``strata serve`` does): then its history, from before the
+alert, is what they read. SNMP and SSH can only show the present: for an ``observed_at``
+in the past they are left out, with a note. Logs come from Loki when ``[loki]`` is
+configured, otherwise from the ``[[log_files]]`` on this machine.
 
 :func:`check_sources` is ``strata config check``: one small request per configured
 source, concurrently, each under a timeout, as rows of :class:`SourceCheck`.
@@ -17,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -28,6 +33,8 @@ from tools.alertmanager.api import AlertmanagerAPI
 from tools.config import HttpSource, StrataConfig
 from tools.errors import QueryError, SourceUnavailable, ToolError
 from tools.http_auth import RetryPolicy, error_text, get_with_retries, redact_url
+from tools.logs.base import LogSource
+from tools.logs.files import FileLogs, LogFile
 from tools.logs.loki import LokiLogs
 from tools.metrics.live import LivePrometheus
 from tools.snmp import oids
@@ -48,13 +55,23 @@ CHECK_RETRY = RetryPolicy(retries=1, backoff_s=0.2)
 PREFLIGHT_TIMEOUT_S = 10.0
 """Longest wait for the reachability test of Prometheus and Loki before a diagnosis."""
 
+RECENT_POLL_S = 5.0
+"""A background poll younger than this (and than ``snmp.interval_s``) shows the present."""
+
+HISTORY_MARGIN = 1.2
+"""A polled device keeps its polls over the window times this (and four more)."""
+
 Check = Callable[[HttpSource, float], Awaitable[str]]
 """One source's check within a timeout: what it answered, or a ToolError saying why not."""
 
 
 @asynccontextmanager
 async def open_live_sources(
-    config: StrataConfig, observed_at: datetime | None = None, *, preflight: bool = True
+    config: StrataConfig,
+    observed_at: datetime | None = None,
+    *,
+    preflight: bool = True,
+    snmp: LiveSnmp | None = None,
 ) -> AsyncIterator[Sources]:
     """Live sources for one incident. ``observed_at`` caps every query (default: now).
 
@@ -64,6 +81,10 @@ async def open_live_sources(
         config: the configuration.
         observed_at: the incident clock; None for a live incident (now).
         preflight: first check that Prometheus and Loki answer; leave them out if not.
+        snmp: an open LiveSnmp over the configured devices that keeps polling them (see
+            :func:`open_polled_snmp`). Its history is used and it is left open; a device
+            is polled once more only when its last poll is not recent or failed. None:
+            open one for this incident and poll ``snmp.polls`` times.
     """
     notes: dict[str, list[str]] = {name: [] for name in ("metrics", "logs", "snmp", "ssh")}
     now = datetime.now(UTC)
@@ -74,7 +95,7 @@ async def open_live_sources(
         ssh: LiveSsh | None = None
         for name, configured, section in (
             ("metrics", prom, "[prometheus]"),
-            ("logs", loki, "[loki]"),
+            ("logs", loki or config.log_files, "[loki]"),
             ("snmp", config.snmp.devices, "[[snmp.devices]]"),
             ("ssh", config.ssh.hosts, "[[ssh.hosts]]"),
         ):
@@ -84,7 +105,9 @@ async def open_live_sources(
                 when = iso(observed_at) if observed_at else ""
                 notes[name].append(f"{name}: left out: it shows the present, not {when}")
         try:
-            if config.snmp.devices and not past:
+            if snmp is not None and not past:
+                live_snmp = snmp  # the caller's: it stays open
+            elif config.snmp.devices and not past:
                 live_snmp = await stack.enter_async_context(
                     LiveSnmp(config.snmp.devices, interval_s=config.snmp.interval_s)
                 )
@@ -108,12 +131,17 @@ async def open_live_sources(
             return None
 
         async def poll() -> dict[str, SnmpError]:
-            return await live_snmp.collect(polls=config.snmp.polls) if live_snmp else {}
+            if live_snmp is None:
+                return {}
+            if live_snmp is snmp:
+                return await _poll_stale(live_snmp, config.snmp.interval_s)
+            return await live_snmp.collect(polls=config.snmp.polls)
 
         prom_down, loki_down, failed = await asyncio.gather(
             reachable(prom, check_prometheus), reachable(loki, check_loki), poll()
         )
-        metrics = logs = None
+        metrics = None
+        logs: LogSource | None = None
         if prom is not None and prom_down is None:
             metrics = await stack.enter_async_context(
                 LivePrometheus(
@@ -133,6 +161,18 @@ async def open_live_sources(
                 )
             except ToolError as exc:
                 loki_down = exc.message
+        elif loki is None and config.log_files:
+            files = FileLogs(config.log_files, observed_at)
+            logs = files
+            count = len(config.log_files)
+            notes["logs"].append(
+                f"logs: no [loki]; read from {count} local log file{'s' if count != 1 else ''}"
+                " ([[log_files]])"
+            )
+            unreadable = await asyncio.to_thread(files.unreadable)
+            notes["logs"] += [f"logs: {why}" for why in unreadable]
+            if len(unreadable) == count:
+                logs = None
         for name, down in (("metrics", prom_down), ("logs", loki_down)):
             if down is not None:
                 log.warning("%s left out: %s", name, down)
@@ -147,6 +187,91 @@ async def open_live_sources(
         )
 
 
+async def _poll_stale(snmp: LiveSnmp, interval_s: float) -> dict[str, SnmpError]:
+    """Poll once more each device whose last poll is not recent or failed (concurrently)."""
+    recent = timedelta(seconds=min(interval_s, RECENT_POLL_S))
+    now = datetime.now(UTC)
+    stale = [
+        name
+        for name in snmp.devices()
+        if snmp.failure(name) is not None
+        or not (times := snmp.poll_times(name))
+        or now - times[-1] > recent
+    ]
+    return await snmp.collect(stale, polls=1) if stale else {}
+
+
+def history_polls(config: StrataConfig) -> int:
+    """How many polls per device cover ``window_minutes`` at ``snmp.interval_s``, with a margin."""
+    window_s = config.window_minutes * 60 * HISTORY_MARGIN
+    return math.ceil(window_s / config.snmp.interval_s) + 4
+
+
+async def _poll_forever(snmp: LiveSnmp, interval_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    names = snmp.devices()
+
+    async def one(name: str) -> None:
+        try:
+            await snmp.poll(name)
+        except SnmpError:
+            pass  # poll() logged it and failure() keeps it; the next round tries again
+        except Exception:
+            # Polling must outlive any one bad answer: log it, go on.
+            log.exception("SNMP poll of %s raised", name)
+
+    next_at = loop.time()
+    while True:
+        await asyncio.gather(*(one(name) for name in names))
+        next_at += interval_s
+        now = loop.time()
+        if next_at < now:  # the round overran: start the next at once, on a new beat
+            next_at = now
+        await asyncio.sleep(next_at - now)
+
+
+@asynccontextmanager
+async def open_polled_snmp(config: StrataConfig) -> AsyncIterator[LiveSnmp | None]:
+    """One LiveSnmp over the configured devices, polled every ``snmp.interval_s`` until exit.
+
+    A background task polls every device each round (a failure is logged and polling goes
+    on); each device keeps :func:`history_polls` polls, so a diagnosis started later sees
+    the counters from before its alert. Hand it to :func:`open_live_sources` as ``snmp``.
+    On exit the task is cancelled and awaited, then the transports are closed.
+
+    Yields:
+        The LiveSnmp; None when no device is configured or the devices are invalid (then
+        logged, and :func:`open_live_sources` reports it as it always does).
+    """
+    if not config.snmp.devices:
+        yield None
+        return
+    try:
+        snmp = LiveSnmp(
+            config.snmp.devices,
+            interval_s=config.snmp.interval_s,
+            max_polls=history_polls(config),
+        )
+    except ValueError as exc:
+        log.error("SNMP devices not polled: %s", exc)
+        yield None
+        return
+    async with snmp:
+        task = asyncio.create_task(
+            _poll_forever(snmp, config.snmp.interval_s), name="strata-snmp-poller"
+        )
+        log.info(
+            "SNMP polling started",
+            extra={"devices": snmp.devices(), "interval_s": config.snmp.interval_s},
+        )
+        try:
+            yield snmp
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+
 # --------------------------------------------------------------------------- checks
 
 
@@ -155,7 +280,8 @@ class SourceCheck:
     """One row of ``strata config check``."""
 
     source: str
-    """What kind of source: ``prometheus``, ``loki``, ``alertmanager``, ``snmp``, ``ssh``."""
+    """What kind of source: ``prometheus``, ``loki``, ``alertmanager``, ``log file``,
+    ``snmp``, ``ssh``."""
     target: str
     """Where it is (URL without credentials, device or host), never a secret."""
     ok: bool
@@ -227,6 +353,24 @@ async def check_alertmanager(source: HttpSource, timeout_s: float) -> str:
     return f"{len(alerts)} active alert{'s' if len(alerts) != 1 else ''}"
 
 
+async def check_log_file(file: LogFile) -> str:
+    """Read the file's tail: how many lines carry a timestamp, and the newest.
+
+    Raises:
+        tools.errors.SourceUnavailable: it cannot be read (the message says why).
+    """
+    source = FileLogs([file])
+    records = await asyncio.to_thread(source.records)
+    if problems := source.unreadable():
+        raise SourceUnavailable(problems[0])
+    if not records:
+        return f"no line begins with a {file.timestamp} timestamp"
+    newest = max(r.ts for r in records)
+    return (
+        f"{len(records)} dated line{'s' if len(records) != 1 else ''}, the newest at {iso(newest)}"
+    )
+
+
 async def check_snmp(device: SnmpDevice) -> str:
     """GET sysUpTime.
 
@@ -276,6 +420,8 @@ async def check_sources(config: StrataConfig, timeout_s: float = 10.0) -> list[S
     for name, src, fn in http:
         if src is not None:
             jobs.append((name, redact_url(src.url), partial(fn, src, timeout_s)))
+    for file in config.log_files:
+        jobs.append(("log file", str(file.path), partial(check_log_file, file)))
     for dev in config.snmp.devices:
         jobs.append(("snmp", dev.label, partial(check_snmp, dev)))
     for host in config.ssh.hosts:

@@ -83,7 +83,7 @@ def child_main(spec: WorkerSpec, conn: Any) -> None:
 
 async def _child(spec: WorkerSpec, conn: Any) -> None:
     from agents.llm import resolve
-    from strata.serve.diagnosers import Diagnoser, live_diagnoser, scenario_diagnoser
+    from strata.serve.diagnosers import Diagnoser, open_live_diagnoser, scenario_diagnoser
     from strata.serve.notify import Notifier
     from strata.serve.store import open_store
     from strata.serve.worker import WorkerPool
@@ -97,36 +97,38 @@ async def _child(spec: WorkerSpec, conn: Any) -> None:
         # The server died (even by SIGKILL): stop too, handing the jobs back.
         loop.add_reader(parent.sentinel, stop.set)
     model = await resolve(spec.model_spec)
-    diagnoser: Diagnoser
-    if spec.scenario is not None:
-        from tools.scenario.loader import load_scenario
+    async with contextlib.AsyncExitStack() as stack:
+        diagnoser: Diagnoser
+        if spec.scenario is not None:
+            from tools.scenario.loader import load_scenario
 
-        diagnoser = scenario_diagnoser(load_scenario(spec.scenario), model)
-    else:
-        from tools.config import load_config
+            diagnoser = scenario_diagnoser(load_scenario(spec.scenario), model)
+        else:
+            from tools.config import load_config
 
-        config = load_config(spec.config)
-        from strata.config_cmd import protect
+            config = load_config(spec.config)
+            from strata.config_cmd import protect
 
-        protect(config)
-        diagnoser = live_diagnoser(config, model)
-    store = open_store(spec.queue_url, flap_interval_s=spec.flap_interval_s)
-    await store.open()
-    notifier = Notifier(list(spec.notify), public_url=spec.public_url) if spec.notify else None
-    pool = WorkerPool(
-        store, diagnoser, settings=spec.settings, reports_dir=spec.reports_dir,
-        events=_PipeEvents(conn), model=model.use, notifier=notifier,
-    )  # fmt: skip
-    pool.start()
-    log.info("workers started", extra={"workers": spec.settings.workers, "pid": os.getpid()})
-    try:
-        await stop.wait()
-    finally:
-        await pool.stop()
-        if notifier is not None:
-            await notifier.drain(5.0)
-        await store.close()
-        log.info("workers stopped", extra={"pid": os.getpid()})
+            protect(config)
+            # Polls the switches from now on, until the pool below has stopped.
+            diagnoser = await stack.enter_async_context(open_live_diagnoser(config, model))
+        store = open_store(spec.queue_url, flap_interval_s=spec.flap_interval_s)
+        await store.open()
+        notifier = Notifier(list(spec.notify), public_url=spec.public_url) if spec.notify else None
+        pool = WorkerPool(
+            store, diagnoser, settings=spec.settings, reports_dir=spec.reports_dir,
+            events=_PipeEvents(conn), model=model.use, notifier=notifier,
+        )  # fmt: skip
+        pool.start()
+        log.info("workers started", extra={"workers": spec.settings.workers, "pid": os.getpid()})
+        try:
+            await stop.wait()
+        finally:
+            await pool.stop()
+            if notifier is not None:
+                await notifier.drain(5.0)
+            await store.close()
+    log.info("workers stopped", extra={"pid": os.getpid()})
 
 
 class WorkerProcess:

@@ -553,6 +553,8 @@ class LiveSnmp:
         self._views: dict[str, RecordedSnmp] = {}
         self._failures: dict[str, SnmpError] = {}
         self._first_poll = {n: asyncio.Lock() for n in self._clients}
+        # One poll of a device at a time, so its polls are kept in the order they were taken.
+        self._polling = {n: asyncio.Lock() for n in self._clients}
 
     def __repr__(self) -> str:
         return f"LiveSnmp({', '.join(c.device.label for c in self._clients.values())})"
@@ -631,14 +633,23 @@ class LiveSnmp:
             tools.snmp.errors.SnmpError: the device did not answer or refused us; the poll
                 is not kept and :meth:`failure` returns the error.
         """
+        self.client(device)  # an unknown device raises here
+        async with self._polling[device]:
+            return await self._poll_now(device)
+
+    async def _poll_now(self, device: str) -> Poll:
         client = self.client(device)
         ts, start = _now(), time.perf_counter()
         try:
             scalars = await client.get(self._gets, ts=ts)
             replies = [scalars, *await _all([client.bulk_walk(w, ts=ts) for w in self._walks])]
         except SnmpError as exc:
+            again = device in self._failures and self._failures[device].message == exc.message
             self._failures[device] = exc
-            log.warning("SNMP poll failed: %s", exc.message)
+            # A device that stays down is polled round after round: warn once, not each time.
+            log.log(
+                logging.DEBUG if again else logging.WARNING, "SNMP poll failed: %s", exc.message
+            )
             raise
         poll = Poll(
             device=device,
