@@ -38,6 +38,8 @@ FLAP_PERIOD_S = 6.0
 """The flapping link stays down, then up, this long each time."""
 FLOOD_QPS = 400.0
 """Queries a second of the DNS flood."""
+CACHE_LIMIT_MB = 64
+"""Memory limit of the OOM fault's cgroup (the growing cache reaches it in about a second)."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,35 @@ def _disk_restore(directory: Path, state: LabState, rec: dict[str, Any]) -> None
         Path(str(rec["filler"])).unlink(missing_ok=True)
 
 
+# --------------------------------------------------------------------------- OOM kill
+
+
+def _oom_inject(directory: Path, state: LabState, target: str, rec: dict[str, Any]) -> None:
+    from strata.lab import memory
+
+    n = plan.node(target)
+    cgroup = memory.create(f"{plan.PREFIX}{n.name}", CACHE_LIMIT_MB * 2**20)
+    rec["cgroup"] = str(cgroup)
+    state.save()
+    pid = start(
+        n.ns,
+        [sys.executable, str(Path(__file__).with_name("workload.py")), "--host", n.name,
+         "--cache-warmer", str(cgroup), "--log", str(directory / "nodes" / n.name / "workload.log")],
+        directory / "logs" / "fault-oom_kill.log",
+        host_mounts=True,
+    )  # fmt: skip
+    rec["pids"] = [pid]
+    state.save()
+
+
+def _oom_restore(directory: Path, state: LabState, rec: dict[str, Any]) -> None:
+    from strata.lab import memory
+
+    _helpers_stop(rec)
+    if rec.get("cgroup"):
+        memory.remove(Path(str(rec["cgroup"])))
+
+
 # --------------------------------------------------------------------------- registry
 
 FAULTS: dict[str, Fault] = {
@@ -283,6 +314,16 @@ FAULTS: dict[str, Fault] = {
             _dns_target,
         ),
         Fault(
+            "oom_kill",
+            f"a cache on the node grows past its cgroup's {CACHE_LIMIT_MB} MiB limit; the "
+            "kernel OOM-kills it and its supervisor restarts it, again and again",
+            "node-3",
+            lambda t: Truth("compute", "oom_kill", "cache-warmer"),
+            _oom_inject,
+            _oom_restore,
+            _node_target,
+        ),
+        Fault(
             "dns_flood",
             f"one node floods the DNS server with {FLOOD_QPS:g} queries/s",
             "node-2",
@@ -297,10 +338,10 @@ FAULTS: dict[str, Fault] = {
 NOT_AVAILABLE: dict[str, str] = {
     "slow_disk": "no way to slow a block device here: no dm-delay target and no tc netem "
     "for a network disk on this kernel",
-    "oom_kill": "not yet: needs a memory-limited cgroup per node and a probe that reads "
-    "its OOM events without Kubernetes metrics",
-    "cert_expired": "not yet: needs a TLS service and a probe of the blackbox exporter's "
-    "certificate expiry",
+    "cert_expired": "not yet: the vocabulary's cert_expired is a control-plane fault "
+    "(apiserver, etcd, kubelet certificates); an expired certificate on a workload's service "
+    "needs an additive application/cert_expired first, then a TLS service and the blackbox "
+    "exporter's certificate-expiry probe",
 }
 """Faults the issue asks for that the lab cannot (yet) inject, and why."""
 
@@ -310,6 +351,15 @@ NOT_SCORED: dict[str, str] = {
     "CoreDNS's query log only, so the lab carries no signal it reads for a flood yet",
 }
 """Injectable faults that ``lab run --faults all`` leaves out (name them to run them)."""
+
+
+def unavailable(name: str) -> str | None:
+    """Why fault ``name`` cannot be injected on this machine (None: it can)."""
+    if name == "oom_kill":
+        from strata.lab import memory
+
+        return memory.unavailable()
+    return None
 
 
 def get(name: str) -> Fault:

@@ -112,6 +112,7 @@ def _wait_ready(directory: Path) -> None:
         f"{plan.MON_ADDR}:{plan.PROMETHEUS_PORT}",
         f"{plan.MON_ADDR}:{plan.ALERTMANAGER_PORT}",
         f"{plan.MON_ADDR}:{plan.BLACKBOX_PORT}",
+        f"{plan.MON_ADDR}:{plan.SNMP_EXPORTER_PORT}",
         *(f"{n.addr}:22" for n in plan.NODES),
         *(f"{n.addr}:{plan.NODE_EXPORTER_PORT}" for n in plan.NODES),
         *(f"{n.addr}:{plan.WORKLOAD_METRICS_PORT}" for n in plan.NODES),
@@ -172,6 +173,13 @@ def down(directory: Path | None = None) -> list[str]:
     if pids:
         stop(pids)
         removed.append(f"{len(pids)} processes")
+    from strata.lab import memory
+
+    cgroups = memory.lab_cgroups()
+    for cg in cgroups:
+        memory.remove(cg)
+    if cgroups:
+        removed.append(f"{len(cgroups)} cgroups")
     mounts = lab_mounts(directory)
     for point in mounts:
         run(["umount", "-l", point], check=False)

@@ -72,10 +72,20 @@ def ns_pids(ns: str) -> list[int]:
     return [int(p) for p in proc.stdout.split() if p.isdigit()]
 
 
-def start(ns: str, argv: Sequence[str], log: Path, *, env: dict[str, str] | None = None) -> int:
+def start(
+    ns: str,
+    argv: Sequence[str],
+    log: Path,
+    *,
+    env: dict[str, str] | None = None,
+    host_mounts: bool = False,
+) -> int:
     """Start a daemon inside ``ns`` in its own session, output appended to ``log``.
 
-    ``ip netns exec`` replaces itself with the program, so the PID is the daemon's.
+    ``ip netns exec`` replaces itself with the program, so the PID is the daemon's. It also
+    gives the program a sysfs of its own, without the host's cgroup mounts; with
+    ``host_mounts`` the program enters only the network namespace (``nsenter --net``) and
+    keeps the host's mounts (to put processes into cgroups).
 
     Raises:
         LabError: it could not be started.
@@ -83,8 +93,10 @@ def start(ns: str, argv: Sequence[str], log: Path, *, env: dict[str, str] | None
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         try:
+            enter = (["nsenter", f"--net=/run/netns/{ns}"] if host_mounts
+                     else [IP, "netns", "exec", ns])  # fmt: skip
             proc = subprocess.Popen(
-                [IP, "netns", "exec", ns, *argv],
+                [*enter, *argv],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

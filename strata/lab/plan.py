@@ -33,6 +33,8 @@ SNMP_COMMUNITY: Final = "homelab-ro"
 PROMETHEUS_PORT: Final = 9090
 ALERTMANAGER_PORT: Final = 9093
 BLACKBOX_PORT: Final = 9115
+SNMP_EXPORTER_PORT: Final = 9116
+"""Prometheus' snmp_exporter in MON_NS: the switch's counters as metrics (for alerting)."""
 NODE_EXPORTER_PORT: Final = 9100
 WORKLOAD_METRICS_PORT: Final = 9101
 SERVE_PORT: Final = 9095

@@ -1,19 +1,21 @@
 """``strata lab run``: inject each fault, wait for the alert and the diagnosis, score it.
 
-For every fault: wait until the lab is quiet (no alert firing, ``--settle`` seconds since
-the last fault), inject it, wait (bounded) for Alertmanager to fire an alert that started
-after the injection, wait Alertmanager's group_wait (when its webhook would arrive),
-diagnose that alert's group over the lab's live sources through recording proxies (the
-window never reaching back into the previous fault), write the incident as a labelled format-v1 scenario, score the
-diagnosis against the fault's ground truth, restore, and go on. The results table has the
-eval's figures: accuracy, confidence, calibration (ECE, Brier), time from fault to alert
-and from alert to diagnosis.
+The run starts ``strata serve --config`` in the monitoring namespace, where Alertmanager's
+webhook points. For every fault: wait until the lab is quiet (no alert firing, ``--settle``
+seconds since the last fault), inject it, wait (bounded) for Alertmanager to fire an alert
+that started after the injection, wait for the incident ``strata serve`` opened from that
+alert's webhook to be diagnosed, score its diagnosis against the fault's ground truth,
+record the incident as a labelled format-v1 scenario (what ``strata record`` does: the
+same diagnosis, at the same clock, through recording proxies), restore, and go on. The
+results table has the eval's figures: accuracy, confidence, calibration (ECE, Brier),
+time from fault to alert and from alert to diagnosis.
 
 The process moves itself into the monitoring namespace first (only its network namespace:
 mounts stay the host's, which the disk fault needs), so every source is reached at its
-10.200.0.x address. The switch is polled over SNMP every few seconds for the whole run,
-as a monitoring system does, so that each diagnosis sees the counters before the fault.
-Scoring reads the ground truth here; the specialists never see it.
+10.200.0.x address. ``strata serve`` polls the switch over SNMP for as long as it runs, as
+a monitoring system does, and so does the run, for its recordings; each diagnosis sees
+the switch's counters from before the fault. Scoring reads the ground truth here; the
+specialists never see it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import contextlib
 import ctypes
 import json
 import os
+import re
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -38,14 +42,14 @@ from strata.lab import faults, lifecycle, plan
 from strata.lab.state import LabError, LabState, require_root
 
 CLONE_NEWNET = 0x40000000
-SNMP_POLL_S = 5.0
-"""Seconds between the run's polls of the switch."""
 ALERT_POLL_S = 2.0
 GROUP_WAIT_S = 30.0
 """Alertmanager's group_wait (its default, and the lab's): the webhook for a new alert
 group goes out this long after the alert fires, and that is when a diagnosis starts."""
-RESTORE_MARGIN_S = 5.0
-"""A diagnosis window starts at least this long after the previous fault was restored."""
+SERVE_READY_S = 60.0
+"""Longest wait for ``strata serve`` to answer ``/readyz``."""
+DONE = frozenset({"diagnosed", "abstained", "failed", "resolved"})
+"""Incident states of ``strata serve`` whose report is (or may be) written."""
 
 
 def enter_netns(ns: str) -> None:
@@ -91,6 +95,8 @@ class Row:
     correct: bool = False
     layer_fault: bool = False
     scenario: str | None = None
+    incident: str | None = None
+    """``strata serve``'s incident id."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -160,7 +166,10 @@ def fault_list(spec: str) -> list[str]:
         LabError: an unknown name.
     """
     if spec.strip() == "all":
-        return [n for n in faults.FAULTS if n not in faults.NOT_SCORED]
+        # Every fault this machine can inject (the others are named when the run starts).
+        return [
+            n for n in faults.FAULTS if n not in faults.NOT_SCORED and not faults.unavailable(n)
+        ]
     names = [n.strip() for n in spec.split(",") if n.strip()]
     for n in names:
         faults.get(n)
@@ -181,38 +190,121 @@ class Lab:
         self.config = load_config(directory / "strata.toml")
         self.redact = Redactor(self.config.secrets())
         self.last_restore = time.monotonic()
-        self.restored_at = datetime.now(UTC)
+        token = directory / "ssh" / "serve.token"
+        self.token = token.read_text().strip() if token.exists() else ""
+        self.serve_url = f"http://{plan.MON_ADDR}:{plan.SERVE_PORT}"
 
     def say(self, message: str) -> None:
         if not self.args.quiet:
             stamp = datetime.now(UTC).strftime("%H:%M:%S")
             print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
 
+    def serve_config(self, out: Path) -> Path:
+        """The lab's strata.toml with the run's window and model, for ``strata serve``."""
+        text = (self.directory / "strata.toml").read_text(encoding="utf-8")
+        text = re.sub(r"(?m)^window_minutes = .*$",
+                      f"window_minutes = {self.args.window / 60:g}", text)  # fmt: skip
+        text = re.sub(r'(?m)^spec = ".*"$', f"spec = {json.dumps(self.args.model)}", text)
+        path = out / "serve" / "strata.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    @contextlib.asynccontextmanager
+    async def serve(self, out: Path) -> AsyncIterator[None]:
+        """``strata serve --config`` where Alertmanager's webhook points, for the run."""
+        import httpx
+
+        if not self.token:
+            raise LabError("the lab has no serve token: bring it down and up again")
+        data = out / "serve"
+        argv = [
+            sys.executable, "-m", "strata", "serve",
+            "--config", str(self.serve_config(out)),
+            "--listen", f"{plan.MON_ADDR}:{plan.SERVE_PORT}",
+            "--token-file", str(self.directory / "ssh" / "serve.token"),
+            "--data-dir", str(data),
+            "--workers", "1",
+            "--flap-interval", "1",
+        ]  # fmt: skip
+        log = (data / "serve.log").open("ab")
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+        try:
+            deadline = time.monotonic() + SERVE_READY_S
+            async with httpx.AsyncClient(base_url=self.serve_url, timeout=2.0) as client:
+                while True:
+                    if proc.returncode is not None:
+                        raise LabError(
+                            f"strata serve exited ({proc.returncode}): see {data}/serve.log"
+                        )
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.get("/readyz")).status_code == 200:
+                            break
+                    if time.monotonic() > deadline:
+                        raise LabError(f"strata serve not ready after {SERVE_READY_S:.0f} s: "
+                                       f"see {data}/serve.log")  # fmt: skip
+                    await asyncio.sleep(0.5)
+            self.say(f"strata serve ready at {self.serve_url} (logs: {data}/serve.log)")
+            yield
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), 15)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+            log.close()
+
+    async def served_diagnosis(
+        self, alertname: str, since: datetime, limit_s: float
+    ) -> dict[str, Any] | None:
+        """The first incident ``strata serve`` opened for ``alertname`` at or after
+        ``since``, once its report is written (None: not within ``limit_s``)."""
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.token}"}
+        deadline = time.monotonic() + limit_s
+        slack = timedelta(seconds=5)
+        async with httpx.AsyncClient(base_url=self.serve_url, headers=headers,
+                                     timeout=10.0) as client:  # fmt: skip
+            while time.monotonic() < deadline:
+                try:
+                    listed = (await client.get("/api/incidents", params={"limit": 50})).json()
+                    for inc in reversed(listed.get("incidents", [])):
+                        received = datetime.fromisoformat(inc["received_at"])
+                        if inc["alertname"] != alertname or received < since - slack:
+                            continue
+                        if inc["status"] in DONE:
+                            detail = (await client.get(f"/api/incidents/{inc['id']}")).json()
+                            if detail.get("diagnosis"):
+                                return dict(detail)
+                        break
+                except (httpx.HTTPError, ValueError, KeyError) as exc:
+                    self.say(f"strata serve: {exc}")
+                await asyncio.sleep(ALERT_POLL_S)
+        return None
+
     @contextlib.asynccontextmanager
     async def sources(self) -> AsyncIterator[None]:
-        from tools.snmp.errors import SnmpError
-        from tools.snmp.live import LiveSnmp
+        """The switch, polled for the whole run (as serve does), and the nodes over SSH."""
+        from tools.live import open_polled_snmp
         from tools.ssh.live import LiveSsh
 
         cfg = self.config
-        self.snmp = LiveSnmp(cfg.snmp.devices, interval_s=SNMP_POLL_S, max_polls=400)
         self.ssh = LiveSsh(cfg.ssh.hosts, command_timeout=cfg.ssh.command_timeout_s)
+        async with open_polled_snmp(cfg) as snmp, self.ssh:
+            assert snmp is not None, "the lab's strata.toml names its switch"
+            self.snmp = snmp
+            yield
 
-        async def poll_forever() -> None:
-            while True:
-                for name in self.snmp.devices():
-                    with contextlib.suppress(SnmpError):
-                        await self.snmp.poll(name)
-                await asyncio.sleep(SNMP_POLL_S)
+    def logs(self, observed_at: datetime) -> Any:
+        """The lab's log files as a log source, as of ``observed_at``."""
+        from strata.lab.logs import LabLogs
 
-        poller = asyncio.create_task(poll_forever())
-        try:
-            async with self.snmp, self.ssh:
-                yield
-        finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+        return LabLogs(self.directory, observed_at)
 
     async def firing(self) -> list[Any]:
         from tools.alertmanager.api import AlertmanagerAPI
@@ -251,16 +343,8 @@ class Lab:
         return None
 
     async def one(self, name: str, rnd: int, index: int, out: Path) -> Row:
-        from agents.coordinator import diagnose
-        from agents.llm import resolve
-        from agents.models import Incident
+        from agents.models import Diagnosis
         from agents.scoring import component_matches, score
-        from strata.lab.logs import LabLogs
-        from strata.live_cmd import alert_from_alertmanager
-        from tools.alertmanager.webhook import parse_webhook
-        from tools.metrics.live import LivePrometheus
-        from tools.recording import Recorder, RecordingError
-        from tools.sources import Sources
 
         fault = faults.get(name)
         target = fault.default_target
@@ -269,7 +353,7 @@ class Lab:
         args = self.args
         await self.wait_quiet(args.settle, limit_s=args.settle + 240)
         state = LabState.load(self.directory)
-        duration = args.alert_timeout + 120
+        duration = args.alert_timeout * 2 + 120
         self.say(f"inject {name} on {target} (expect {row.expected})")
         injected = datetime.now(UTC)
         t0 = time.monotonic()
@@ -281,64 +365,23 @@ class Lab:
                 self.say(f"{name}: no alert within {args.alert_timeout:.0f} s")
                 return row
             row.fault_to_alert_s = round(time.monotonic() - t0, 1)
-            row.alertname = alert.labels.get("alertname")
+            row.alertname = alert.labels.get("alertname") or "?"
             self.say(f"{name}: {row.alertname} fired after {row.fault_to_alert_s:.0f} s")
             t1 = time.monotonic()
-            # The group as the webhook carries it, taken now: the alert may resolve before
-            # the notification goes out, and the incident it opened is still the one to
-            # diagnose.
-            payload = await alert_from_alertmanager(
-                self.config, fingerprint=alert.fingerprint, alertname=None, now=alert.starts_at
+            # Alertmanager sends the group's webhook after group_wait; strata serve queues
+            # the incident and diagnoses it over the live sources.
+            served = await self.served_diagnosis(
+                row.alertname, injected, GROUP_WAIT_S + args.alert_timeout
             )
-            # Diagnose when Alertmanager would deliver the webhook: group_wait after firing.
-            notify_at = alert.starts_at + timedelta(seconds=GROUP_WAIT_S)
-            await asyncio.sleep(max(0.0, (notify_at - datetime.now(UTC)).total_seconds()))
-            now = datetime.now(UTC)
-            observed_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
-            # The window never reaches back into the previous fault (the lab knows when
-            # that ended); at most --window.
-            window_start = max(
-                observed_at - timedelta(seconds=args.window),
-                self.restored_at + timedelta(seconds=RESTORE_MARGIN_S),
-            )
-            incident = Incident(
-                alert=parse_webhook(payload),
-                observed_at=observed_at,
-                window_start=window_start,
-                topology=self.config.topology,
-            )
-            prom = self.config.prometheus
-            assert prom is not None
-            async with LivePrometheus(
-                prom.url, auth=prom.auth, observed_at=observed_at, timeout_s=prom.timeout_s
-            ) as metrics:
-                live = Sources(
-                    metrics=metrics,
-                    logs=LabLogs(self.directory, observed_at),
-                    snmp=self.snmp,
-                    ssh=self.ssh,
-                )
-                recorder = Recorder(live)
-                model = await resolve(args.model)
-                t2 = time.monotonic()
-                diagnosis = await diagnose(incident, recorder.sources, model)
-                row.diagnosis_s = round(time.monotonic() - t2, 2)
-                row.alert_to_diagnosis_s = round(time.monotonic() - t1, 2)
-                scen = out / "scenarios" / f"{index:02d}_{name}"
-                try:
-                    await recorder.write(
-                        scen,
-                        alert=payload,
-                        observed_at=observed_at,
-                        window_start=incident.window_start,
-                        topology=self.config.topology,
-                        prometheus=prom,
-                        redact=self.redact,
-                    )
-                    label(scen, truth, fault.summary)
-                    row.scenario = str(scen)
-                except RecordingError as exc:
-                    row.notes.append(f"not recorded: {exc.message}")
+            if served is None:
+                row.verdict = "no diagnosis"
+                row.notes.append("strata serve reported no diagnosis in time")
+                self.say(f"{name}: strata serve reported no diagnosis in time")
+                return row
+            row.alert_to_diagnosis_s = round(time.monotonic() - t1, 2)
+            row.incident = str(served.get("id"))
+            diagnosis = Diagnosis.model_validate(served["diagnosis"])
+            row.diagnosis_s = round(diagnosis.timings.total_s, 2)
             (out / "diagnoses").mkdir(parents=True, exist_ok=True)
             (out / "diagnoses" / f"{index:02d}_{name}.json").write_text(diagnosis.to_json())
             row.verdict = diagnosis.verdict
@@ -354,13 +397,82 @@ class Lab:
             )
             self.say(
                 f"{name}: {row.verdict} {row.got} ({row.confidence:.2f}) "
-                f"{'correct' if row.correct else 'WRONG'} in {row.alert_to_diagnosis_s:.1f} s"
+                f"{'correct' if row.correct else 'WRONG'}, {row.alert_to_diagnosis_s:.1f} s "
+                "after the alert"
             )
+            await self.record(row, index, name, truth, fault.summary, diagnosis, out)
             return row
         finally:
             faults.restore(self.directory, LabState.load(self.directory), name)
             self.last_restore = time.monotonic()
-            self.restored_at = datetime.now(UTC)
+
+    async def record(
+        self,
+        row: Row,
+        index: int,
+        name: str,
+        truth: faults.Truth,
+        summary: str,
+        served: Any,
+        out: Path,
+    ) -> None:
+        """Save the incident as a labelled scenario, as ``strata record`` does: diagnose it
+        again at the served diagnosis' clock and window, through recording proxies."""
+        from agents.coordinator import diagnose
+        from agents.llm import resolve
+        from agents.models import Incident
+        from strata.live_cmd import alert_from_alertmanager
+        from tools.alertmanager.webhook import parse_webhook
+        from tools.metrics.live import LivePrometheus
+        from tools.recording import Recorder, RecordingError
+        from tools.sources import Sources
+
+        observed_at = served.incident.observed_at
+        payload = await alert_from_alertmanager(
+            self.config, fingerprint=served.incident.fingerprint, alertname=None, now=observed_at
+        )
+        incident = Incident(
+            alert=parse_webhook(payload),
+            observed_at=observed_at,
+            window_start=observed_at - timedelta(seconds=self.args.window),
+            topology=self.config.topology,
+        )
+        prom = self.config.prometheus
+        assert prom is not None
+        async with LivePrometheus(
+            prom.url, auth=prom.auth, observed_at=observed_at, timeout_s=prom.timeout_s
+        ) as metrics:
+            live = Sources(
+                metrics=metrics,
+                logs=self.logs(observed_at),
+                snmp=self.snmp,
+                ssh=self.ssh,
+            )
+            recorder = Recorder(live)
+            again = await diagnose(incident, recorder.sources, await resolve("none"))
+            scen = out / "scenarios" / f"{index:02d}_{name}"
+            try:
+                await recorder.write(
+                    scen,
+                    alert=payload,
+                    observed_at=observed_at,
+                    window_start=incident.window_start,
+                    topology=self.config.topology,
+                    prometheus=prom,
+                    redact=self.redact,
+                )
+                label(scen, truth, summary)
+                row.scenario = str(scen)
+            except RecordingError as exc:
+                row.notes.append(f"not recorded: {exc.message}")
+        rc, first = again.root_cause, served.root_cause
+        if (rc and (rc.layer, rc.fault, rc.component)) != (
+            first and (first.layer, first.fault, first.component)
+        ):
+            row.notes.append(
+                "the recording's replay names "
+                + (f"{rc.layer}/{rc.fault}/{rc.component}" if rc else "nothing")
+            )
 
 
 def label(scenario: Path, truth: faults.Truth, summary: str) -> None:
@@ -385,14 +497,17 @@ async def run_all(directory: Path, args: argparse.Namespace, out: Path) -> list[
 
     lab = Lab(directory, args)
     names = fault_list(args.faults)
+    if args.faults.strip() == "all":
+        for name in faults.FAULTS:
+            if why := faults.unavailable(name):
+                lab.say(f"{name}: left out, it cannot be injected here: {why}")
     rows: list[Row] = []
-    async with lab.sources():
+    async with lab.sources(), lab.serve(out):
         # The first diagnosis needs a quiet early window of switch polls too.
         warm = max(args.settle, args.window / 2)
         lab.say(f"{len(names)} faults × {args.repeat}; letting the lab settle {warm:.0f} s")
         await asyncio.sleep(max(0.0, warm - args.settle))
         lab.last_restore = time.monotonic()
-        lab.restored_at = datetime.now(UTC) - timedelta(seconds=warm)
         index = 0
         for rnd in range(1, args.repeat + 1):
             for name in names:

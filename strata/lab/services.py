@@ -7,6 +7,8 @@ Every daemon listens on its namespace's own 10.200.0.x address and writes its ou
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sys
 from importlib import resources
@@ -30,6 +32,7 @@ BINARIES: dict[str, str] = {
     "prometheus-alertmanager": "prometheus-alertmanager",
     "prometheus-node-exporter": "prometheus-node-exporter",
     "prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
+    "prometheus-snmp-exporter": "prometheus-snmp-exporter",
     "mkfs.ext4": "e2fsprogs",
     "losetup": "mount",
 }
@@ -149,11 +152,76 @@ def prometheus_config() -> dict[str, Any]:
                 [(f"http://{plan.SERVICE_NODE.addr}:{plan.SERVICE_PORT}/", plan.SERVICE_NAME)],
             ),
             blackbox("blackbox-dns", "dns", [(plan.DNS_ADDR, plan.DNS_NAME)]),
+            {
+                # The switch through snmp_exporter, as a site alerts on its switches.
+                "job_name": "snmp-switch",
+                "metrics_path": "/snmp",
+                "params": {"module": [SNMP_MODULE]},
+                "static_configs": [
+                    {"targets": [plan.SWITCH_ADDR], "labels": {"instance": plan.SWITCH_NAME}}
+                ],
+                "relabel_configs": [
+                    {"source_labels": ["__address__"], "target_label": "__param_target"},
+                    {
+                        "target_label": "__address__",
+                        "replacement": f"{plan.MON_ADDR}:{plan.SNMP_EXPORTER_PORT}",
+                    },
+                ],
+            },
         ],
     }
 
 
-def alertmanager_config() -> dict[str, Any]:
+SNMP_MODULE = "lab_switch"
+"""The snmp_exporter module that reads the switch."""
+
+
+def snmp_exporter_config() -> dict[str, Any]:
+    """snmp_exporter's ``snmp.yml`` (its generator's output format, written by hand for the
+    few objects the lab's alert rules need: per-port broadcast frames, discards and
+    status, and BRIDGE-MIB topology changes)."""
+
+    def column(name: str, oid: str, kind: str = "counter") -> dict[str, Any]:
+        return {
+            "name": name,
+            "oid": oid,
+            "type": kind,
+            "indexes": [{"labelname": "ifIndex", "type": "gauge"}],
+        }
+
+    columns = [
+        column("ifHCInBroadcastPkts", "1.3.6.1.2.1.31.1.1.1.9"),
+        column("ifInDiscards", "1.3.6.1.2.1.2.2.1.13"),
+        column("ifOutDiscards", "1.3.6.1.2.1.2.2.1.19"),
+        column("ifOperStatus", "1.3.6.1.2.1.2.2.1.8", "gauge"),
+    ]
+    return {
+        SNMP_MODULE: {
+            "walk": [c["oid"] for c in columns],
+            "get": ["1.3.6.1.2.1.17.2.4.0"],
+            "metrics": [
+                {"name": "dot1dStpTopChanges", "oid": "1.3.6.1.2.1.17.2.4", "type": "counter"},
+                *columns,
+            ],
+            "version": 2,
+            "timeout": "3s",
+            "retries": 1,
+            "auth": {"community": plan.SNMP_COMMUNITY},
+        }
+    }
+
+
+def alertmanager_config(token_file: Path | None = None) -> dict[str, Any]:
+    """Alertmanager's configuration: every group to ``strata serve``'s webhook, with the
+    bearer token in ``token_file`` (serve refuses a non-loopback address without auth)."""
+    webhook: dict[str, Any] = {
+        "url": f"http://{plan.MON_ADDR}:{plan.SERVE_PORT}/webhook/alertmanager",
+        "send_resolved": True,
+    }
+    if token_file is not None:
+        webhook["http_config"] = {
+            "authorization": {"type": "Bearer", "credentials_file": str(token_file)}
+        }
     return {
         "route": {
             "receiver": "strata",
@@ -165,12 +233,7 @@ def alertmanager_config() -> dict[str, Any]:
         "receivers": [
             {
                 "name": "strata",
-                "webhook_configs": [
-                    {
-                        "url": f"http://{plan.MON_ADDR}:{plan.SERVE_PORT}/webhook/alertmanager",
-                        "send_resolved": True,
-                    }
-                ],
+                "webhook_configs": [webhook],
             }
         ],
     }
@@ -273,6 +336,16 @@ def _yaml(path: Path, data: dict[str, Any]) -> Path:
 # --------------------------------------------------------------------------- daemons
 
 
+def serve_token(directory: Path) -> Path:
+    """The bearer token Alertmanager sends to ``strata serve`` (made once, mode 0600)."""
+    path = directory / "ssh" / "serve.token"
+    if not path.exists():
+        import secrets
+
+        _write(path, secrets.token_urlsafe(24) + "\n", 0o600)
+    return path
+
+
 def start_all(directory: Path, state: LabState) -> None:
     """Write every configuration and start every daemon, recording each PID at once.
 
@@ -312,6 +385,7 @@ def start_all(directory: Path, state: LabState) -> None:
     for node in plan.NODES:
         home = directory / "nodes" / node.name
         home.mkdir(parents=True, exist_ok=True)
+        (home / "kern.log").touch()  # the kernel-log collector appends to it
         make_data_fs(directory, node)
         hostkey = home / "ssh_host_ed25519_key"
         if not hostkey.exists():
@@ -376,13 +450,20 @@ def start_all(directory: Path, state: LabState) -> None:
     _yaml(cfg / "prometheus.yml", prometheus_config())
     rules = resources.files("strata.lab").joinpath("rules.yml").read_text(encoding="utf-8")
     _write(cfg / "rules.yml", rules)
-    _yaml(cfg / "alertmanager.yml", alertmanager_config())
+    _yaml(cfg / "alertmanager.yml", alertmanager_config(serve_token(directory)))
     _yaml(cfg / "blackbox.yml", blackbox_config())
+    _yaml(cfg / "snmp.yml", snmp_exporter_config())
     launch(
         "mon/log-collector",
         plan.MON_NS,
         [sys.executable, _module_file("workload.py"), "--sink", str(plan.SYSLOG_PORT)],
     )
+    if os.access("/dev/kmsg", os.R_OK):
+        launch(
+            "mon/kernel-log",
+            plan.MON_NS,
+            [sys.executable, _module_file("workload.py"), "--kernel-log", str(directory)],
+        )
     launch(
         "mon/blackbox",
         plan.MON_NS,
@@ -390,6 +471,15 @@ def start_all(directory: Path, state: LabState) -> None:
             _bin("prometheus-blackbox-exporter"),
             f"--config.file={cfg / 'blackbox.yml'}",
             f"--web.listen-address={plan.MON_ADDR}:{plan.BLACKBOX_PORT}",
+        ],
+    )
+    launch(
+        "mon/snmp-exporter",
+        plan.MON_NS,
+        [
+            _bin("prometheus-snmp-exporter"),
+            f"--config.file={cfg / 'snmp.yml'}",
+            f"--web.listen-address={plan.MON_ADDR}:{plan.SNMP_EXPORTER_PORT}",
         ],
     )
     launch(
@@ -473,7 +563,7 @@ def strata_toml(directory: Path, ifindex: dict[str, int]) -> str:
     ssh = directory / "ssh"
     out = [
         "# strata.toml of the fault-injection lab (written by `strata lab up`).",
-        "window_minutes = 3",
+        "window_minutes = 2",
         "",
         "[model]",
         'spec = "none"',
@@ -510,6 +600,13 @@ def strata_toml(directory: Path, ifindex: dict[str, int]) -> str:
             f'client_keys = ["{ssh / "id_ed25519"}"]',
             f'known_hosts = "{ssh / "known_hosts"}"',
         ]
+    from strata.lab.logs import lab_log_files
+
+    # The lab has no Loki: its log files, labelled as a log shipper would.
+    for f in lab_log_files(directory):
+        labels = ", ".join(f"{k} = {json.dumps(v)}" for k, v in f.labels.items())
+        out += ["", "[[log_files]]", f"path = {json.dumps(str(f.path))}",
+                f"labels = {{ {labels} }}", f'timestamp = "{f.timestamp}"']  # fmt: skip
     out += ["", "[[topology.switches]]", f'name = "{plan.SWITCH_NAME}"',
             f'address = "{plan.SWITCH_ADDR}"']  # fmt: skip
     for n in plan.NODES:

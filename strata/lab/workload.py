@@ -6,6 +6,12 @@ success every ten seconds) to ``--log``, in the wording of Go's resolver and net
 which is what a homelab's services print. It also sends the small UDP broadcast beacon
 that service discovery sends on a LAN. With ``--serve PORT`` it also serves the HTTP
 service itself. With ``--flood QPS`` it only sends DNS queries, as fast as asked.
+
+Two more roles, for the OOM fault: ``--cache-warmer CGROUP`` supervises a cache that grows
+without bound inside that (memory-limited) cgroup and restarts it whenever it dies, as a
+restart policy would, logging each exit; ``--kernel-log DIR`` follows the kernel's log
+(``/dev/kmsg``) and appends the OOM-killer lines about the lab's cgroups to
+``DIR/nodes/<node>/kern.log`` in syslog's format, as a node's journal would ship them.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import contextlib
 import http.server
 import os
 import random
+import re
 import socket
 import struct
 import threading
@@ -22,6 +29,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 
 
 def _stamp() -> str:
@@ -183,6 +191,80 @@ def flood(name: str, server: str, qps: float) -> None:
                 nxt = time.monotonic()
 
 
+CACHE_COMM = "cache-warmer"
+"""The growing cache's process name (what the kernel's OOM lines call it)."""
+CACHE_CHUNK = 4 * 2**20
+CACHE_RESTART_S = 2.0
+
+
+def grow_cache() -> None:
+    """Allocate (and touch) memory in chunks until the kernel kills this process."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(15, CACHE_COMM.encode(), 0, 0, 0)  # PR_SET_NAME
+    cache = []
+    while True:
+        cache.append(bytearray(CACHE_CHUNK))  # zero-filled: every page is touched
+        time.sleep(0.05)
+
+
+def cache_warmer(cgroup: str, log: str, host: str) -> None:
+    """Run the growing cache in ``cgroup`` and restart it each time it dies."""
+    import signal
+    import subprocess
+    import sys
+
+    restarts = 0
+    while True:
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--grow-cache"],
+            preexec_fn=lambda: Path(cgroup, "cgroup.procs").write_text(str(os.getpid())),
+        )
+        code = proc.wait()
+        how = f"signal {-code} ({signal.Signals(-code).name})" if code < 0 else f"status {code}"
+        restarts += 1
+        log_line(log, host, "error",
+                 f"{CACHE_COMM} exited: {how}; restarting in {CACHE_RESTART_S:g}s "
+                 f"(restart {restarts})")  # fmt: skip
+        time.sleep(CACHE_RESTART_S)
+
+
+_OOM_KILL = re.compile(r"oom-kill:.*\boom_memcg=/(stl-[^,/\s]+).*\bpid=(\d+)")
+_KILLED = re.compile(r"\bKilled process (\d+) ")
+
+
+def kernel_log(directory: str) -> None:
+    """Follow /dev/kmsg from now on; write the lab cgroups' OOM lines to the nodes' logs."""
+    boot = time.time() - time.monotonic()  # kmsg stamps are monotonic microseconds
+    owner: dict[str, str] = {}  # PID of an OOM victim -> node
+    fd = os.open("/dev/kmsg", os.O_RDONLY)
+    os.lseek(fd, 0, os.SEEK_END)
+    while True:
+        try:
+            record = os.read(fd, 8192).decode("utf-8", errors="replace")
+        except BrokenPipeError:  # records were overwritten before we read them
+            continue
+        head, _, message = record.partition(";")
+        message = message.split("\n", 1)[0]
+        fields = head.split(",")
+        if len(fields) < 3 or not fields[2].isdigit():
+            continue
+        node = None
+        if m := _OOM_KILL.search(message):
+            node = m.group(1).removeprefix("stl-")
+            owner[m.group(2)] = node
+        elif (m := _KILLED.search(message)) and m.group(1) in owner:
+            node = owner.pop(m.group(1))
+        if node is None or "/" in node or not node:
+            continue
+        when = datetime.fromtimestamp(boot + int(fields[2]) / 1e6, UTC)
+        path = Path(directory, "nodes", node, "kern.log")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(f"{when:%b %d %H:%M:%S} {node} kernel: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--host", default="", help="this node's name, for the log lines")
@@ -196,9 +278,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--telemetry-pps", type=float, default=100.0, help="datagrams a second")
     p.add_argument("--sink", type=int, metavar="PORT", help="only collect datagrams on PORT")
     p.add_argument("--metrics", metavar="ADDR:PORT", help="serve /metrics there")
+    p.add_argument("--cache-warmer", metavar="CGROUP", help="only run the growing cache there")
+    p.add_argument("--grow-cache", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--kernel-log", metavar="DIR", help="only collect OOM lines into DIR/nodes")
     args = p.parse_args(argv)
     if args.sink:
         sink(args.sink)
+        return
+    if args.grow_cache:
+        grow_cache()
+        return
+    if args.cache_warmer:
+        cache_warmer(args.cache_warmer, args.log, args.host)
+        return
+    if args.kernel_log:
+        kernel_log(args.kernel_log)
         return
     if args.flood:
         flood(args.name, args.dns, args.flood)

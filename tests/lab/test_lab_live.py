@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from strata.lab import plan
+from strata.lab import memory, plan
 
 pytestmark = pytest.mark.integration
 
@@ -74,6 +74,7 @@ def _leftovers(state_dir: Path) -> list[str]:
     found += [f"mount {ln.split()[1]}" for ln in mounts.splitlines() if root in ln]
     loops = subprocess.run(["losetup", "-l", "-n"], capture_output=True, text=True).stdout
     found += [f"loop {ln.split()[0]}" for ln in loops.splitlines() if root in ln]
+    found += [f"cgroup {cg}" for cg in memory.lab_cgroups()]
     return found
 
 
@@ -115,6 +116,7 @@ def test_up_two_faults_diagnosed_then_down_leaves_nothing(
     assert rows["dns_down"]["got"] == "dns/resolver_down/dnsmasq", detail
     assert all(r["correct"] and r["verdict"] == "diagnosed" for r in rows.values()), detail
     assert all(r["fault_to_alert_s"] is not None for r in rows.values())
+    assert all(r["incident"] for r in rows.values())  # diagnosed by strata serve
     assert run.returncode == 0
 
     # Each incident is a labelled scenario that replays offline to the same answer.
@@ -153,6 +155,10 @@ def test_down_after_a_killed_run_with_faults_active(lab_env: dict[str, str]) -> 
     # More faults: one with a mount, a loop device and a watchdog, one with a helper process.
     assert _lab("inject", "disk_full", "--duration", "5m", env=lab_env).returncode == 0
     assert _lab("inject", "link_flap", "--duration", "5m", env=lab_env).returncode == 0
+    if memory.unavailable() is None:  # a cgroup and a process outside `ip netns exec`
+        oom = _lab("inject", "oom_kill", "--duration", "5m", env=lab_env)
+        assert oom.returncode == 0, oom.stderr
+        assert memory.lab_cgroups()
     run.send_signal(signal.SIGKILL)
     run.wait()
     assert len(_leftovers(state_dir)) > 6  # namespaces, daemons, the mount, the loop device

@@ -94,22 +94,33 @@ def test_prometheus_config_and_rules_pass_promtool(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 6 rules found" in proc.stdout + proc.stderr
+    assert "SUCCESS: 8 rules found" in proc.stdout + proc.stderr
 
 
-def test_alertmanager_and_blackbox_configs_pass_their_checkers(tmp_path: Path) -> None:
+def test_alertmanager_blackbox_and_snmp_exporter_configs_pass_their_checkers(
+    tmp_path: Path,
+) -> None:
     amtool = shutil.which("amtool")
     blackbox = services.which("prometheus-blackbox-exporter")
-    if amtool is None or blackbox is None:
-        pytest.fail("amtool / blackbox exporter missing: .ci/system-deps installs them")
+    snmp_exporter = services.which("prometheus-snmp-exporter")
+    if amtool is None or blackbox is None or snmp_exporter is None:
+        pytest.fail("amtool / blackbox / snmp exporter missing: .ci/system-deps installs them")
     am = tmp_path / "am.yml"
-    am.write_text(yaml.safe_dump(services.alertmanager_config()))
+    token = tmp_path / "serve.token"
+    token.write_text("t0ken\n")
+    am.write_text(yaml.safe_dump(services.alertmanager_config(token)))
     proc = subprocess.run([amtool, "check-config", str(am)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     bb = tmp_path / "bb.yml"
     bb.write_text(yaml.safe_dump(services.blackbox_config()))
     proc = subprocess.run(
         [blackbox, f"--config.file={bb}", "--config.check"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    snmp = tmp_path / "snmp.yml"
+    snmp.write_text(yaml.safe_dump(services.snmp_exporter_config()))
+    proc = subprocess.run(
+        [snmp_exporter, f"--config.file={snmp}", "--dry-run"], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
