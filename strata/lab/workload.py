@@ -234,35 +234,54 @@ _OOM_KILL = re.compile(r"oom-kill:.*\boom_memcg=/(stl-[^,/\s]+).*\bpid=(\d+)")
 _KILLED = re.compile(r"\bKilled process (\d+) ")
 
 
+class OomLines:
+    """Picks the kernel's OOM-killer lines about the lab's cgroups out of its log.
+
+    The ``oom-kill:`` summary names the memory cgroup (``oom_memcg=/stl-node-3``) and the
+    victim's PID; the ``Killed process PID`` line that follows belongs to the same node.
+    """
+
+    def __init__(self) -> None:
+        self._owner: dict[str, str] = {}  # PID of an OOM victim -> node
+
+    def node_of(self, message: str) -> str | None:
+        """The lab node ``message`` is about; None when it is not a lab OOM line."""
+        node = None
+        if m := _OOM_KILL.search(message):
+            node = m.group(1).removeprefix("stl-")
+            self._owner[m.group(2)] = node
+        elif (m := _KILLED.search(message)) and m.group(1) in self._owner:
+            node = self._owner.pop(m.group(1))
+        return node if node and re.fullmatch(r"node-\d+", node) else None  # a lab node's name
+
+
+def kmsg_record(record: str) -> tuple[int, str] | None:
+    """``(microseconds since boot, message)`` of a ``/dev/kmsg`` record (None: malformed)."""
+    head, sep, message = record.partition(";")
+    fields = head.split(",")
+    if not sep or len(fields) < 3 or not fields[2].isdigit():
+        return None
+    return int(fields[2]), message.split("\n", 1)[0]
+
+
 def kernel_log(directory: str) -> None:
     """Follow /dev/kmsg from now on; write the lab cgroups' OOM lines to the nodes' logs."""
     boot = time.time() - time.monotonic()  # kmsg stamps are monotonic microseconds
-    owner: dict[str, str] = {}  # PID of an OOM victim -> node
+    lines = OomLines()
     fd = os.open("/dev/kmsg", os.O_RDONLY)
     os.lseek(fd, 0, os.SEEK_END)
     while True:
         try:
-            record = os.read(fd, 8192).decode("utf-8", errors="replace")
+            parsed = kmsg_record(os.read(fd, 8192).decode("utf-8", errors="replace"))
         except BrokenPipeError:  # records were overwritten before we read them
             continue
-        head, _, message = record.partition(";")
-        message = message.split("\n", 1)[0]
-        fields = head.split(",")
-        if len(fields) < 3 or not fields[2].isdigit():
+        if parsed is None or (node := lines.node_of(parsed[1])) is None:
             continue
-        node = None
-        if m := _OOM_KILL.search(message):
-            node = m.group(1).removeprefix("stl-")
-            owner[m.group(2)] = node
-        elif (m := _KILLED.search(message)) and m.group(1) in owner:
-            node = owner.pop(m.group(1))
-        if node is None or "/" in node or not node:
-            continue
-        when = datetime.fromtimestamp(boot + int(fields[2]) / 1e6, UTC)
+        when = datetime.fromtimestamp(boot + parsed[0] / 1e6, UTC)
         path = Path(directory, "nodes", node, "kern.log")
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as fh:
-            fh.write(f"{when:%b %d %H:%M:%S} {node} kernel: {message}\n")
+            fh.write(f"{when:%b %d %H:%M:%S} {node} kernel: {parsed[1]}\n")
 
 
 def main(argv: list[str] | None = None) -> None:

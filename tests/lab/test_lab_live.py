@@ -136,11 +136,14 @@ def test_up_two_faults_diagnosed_then_down_leaves_nothing(
     assert _lab("down", env=lab_env).stdout.strip() == "lab down: nothing was left"
 
 
-def test_down_after_a_killed_run_with_faults_active(lab_env: dict[str, str]) -> None:
+def test_down_after_a_killed_run_with_faults_active(
+    lab_env: dict[str, str], tmp_path: Path
+) -> None:
     state_dir = Path(lab_env["STRATA_LAB_DIR"])
     assert _lab("up", env=lab_env).returncode == 0
     run = subprocess.Popen(
-        [*STRATA, "lab", "run", "--faults", "stp_loop", "--settle", "1s", "--window", "2s"],
+        [*STRATA, "lab", "run", "--faults", "stp_loop", "--settle", "1s", "--window", "2s",
+         "--out", str(tmp_path / "killed")],
         env=lab_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60

@@ -272,3 +272,72 @@ async def test_lab_logs_label_and_filter_the_files(tmp_path: Path) -> None:
         LogQuery(matchers=(LabelMatcher(label="app", value="dnsmasq"),), start=start, end=clock)
     )
     assert len(queries) == 1 and queries[0].ts == datetime(2026, 11, 24, 8, 12, 27, tzinfo=UTC)
+
+
+# Lines as this kernel (6.18, cgroup v1) printed them for the lab's OOM fault.
+OOM_SUMMARY = (
+    "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,"
+    "oom_memcg=/stl-node-3,task_memcg=/stl-node-3,task=cache-warmer,pid=19314,uid=0"
+)
+OOM_KILLED = (
+    "Memory cgroup out of memory: Killed process 19314 (cache-warmer) total-vm:83844kB, "
+    "anon-rss:65280kB, file-rss:10568kB, shmem-rss:0kB, UID:0 pgtables:204kB oom_score_adj:0"
+)
+
+
+def test_kernel_log_collector_keeps_only_the_lab_cgroups_oom_lines() -> None:
+    from strata.lab.workload import OomLines, kmsg_record
+
+    assert kmsg_record(f"6,4242,20360814933,-;{OOM_SUMMARY}\n SUBSYSTEM=x\n") == (
+        20360814933,
+        OOM_SUMMARY,
+    )
+    assert kmsg_record("garbage without a separator") is None
+    assert kmsg_record("6,1,notanumber,-;text") is None
+    lines = OomLines()
+    # Another cgroup's kill on the same kernel (the host's, a container's) is not the lab's.
+    other = OOM_SUMMARY.replace("/stl-node-3", "/kubepods/burstable").replace("19314", "777")
+    assert lines.node_of(other) is None
+    assert lines.node_of(OOM_KILLED.replace("19314", "777")) is None
+    assert lines.node_of("cache-warmer invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL)") is None
+    assert lines.node_of(OOM_SUMMARY) == "node-3"
+    assert lines.node_of(OOM_KILLED) == "node-3"
+    assert lines.node_of(OOM_KILLED) is None  # each victim once
+    for name in ("..", "...", "x", "node-3x"):  # a cgroup name never leads out of nodes/
+        assert lines.node_of(OOM_SUMMARY.replace("/stl-node-3", f"/stl-{name}")) is None
+
+
+def test_lab_cgroups_are_named_with_the_prefix() -> None:
+    from strata.lab import memory
+
+    with pytest.raises(LabError, match="named stl-"):
+        memory.create("kubepods", 2**20)
+    why = memory.unavailable()
+    assert why is None or "cgroup" in why or "writable" in why
+
+
+def test_fault_list_all_leaves_out_what_cannot_be_injected(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(faults, "unavailable", lambda n: "no cgroups" if n == "oom_kill" else None)
+    names = fault_list("all")
+    assert "oom_kill" not in names and "dns_flood" not in names and "stp_loop" in names
+    assert fault_list("oom_kill") == ["oom_kill"]  # named: tried, and its error reported
+
+
+def test_serve_config_carries_the_runs_window_and_model(tmp_path: Path) -> None:
+    import argparse
+
+    from strata.lab.runner import Lab
+    from tools.config import parse_config
+
+    (tmp_path / "strata.toml").write_text(services.strata_toml(tmp_path, {"p1": 3}))
+    args = argparse.Namespace(window=90.0, model="ollama:qwen2.5:7b", quiet=True)
+    path = Lab(tmp_path, args).serve_config(tmp_path / "out")
+    config = parse_config(path.read_text())
+    assert config.window_minutes == 1.5
+    assert config.model.spec == "ollama:qwen2.5:7b"
+    assert [f.labels["app"] for f in config.log_files].count("kernel") == len(plan.NODES)
+    am = services.alertmanager_config(tmp_path / "serve.token")
+    (hook,) = am["receivers"][0]["webhook_configs"]
+    assert hook["http_config"]["authorization"]["credentials_file"].endswith("serve.token")
