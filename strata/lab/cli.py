@@ -62,9 +62,9 @@ def _fill(lab: argparse.ArgumentParser) -> None:
     r.add_argument("--out", type=Path, metavar="DIR", help="results and recorded scenarios")
     r.add_argument("--window", type=_seconds, default=120.0, metavar="D",
                    help="how far back each diagnosis looks (default 2m)")  # fmt: skip
-    r.add_argument("--settle", type=_seconds, default=75.0, metavar="D",
-                   help="quiet time before each injection, longer than --window less the "
-                        "time to the alert and its group_wait (default 75s)")  # fmt: skip
+    r.add_argument("--settle", type=_seconds, default=None, metavar="D",
+                   help="quiet time before each injection (default: --window plus 15s, so "
+                        "that no diagnosis looks back into the previous fault)")  # fmt: skip
     r.add_argument("--alert-timeout", type=_seconds, default=180.0, metavar="D",
                    help="longest wait for an alert after an injection (default 3m)")  # fmt: skip
     r.add_argument("--up", action="store_true", help="bring the lab up first, and down after")

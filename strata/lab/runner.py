@@ -27,6 +27,7 @@ import ctypes
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -46,10 +47,16 @@ ALERT_POLL_S = 2.0
 GROUP_WAIT_S = 30.0
 """Alertmanager's group_wait (its default, and the lab's): the webhook for a new alert
 group goes out this long after the alert fires, and that is when a diagnosis starts."""
+SETTLE_MARGIN_S = 15.0
+"""The default ``--settle`` is the window plus this: Alertmanager may deliver a webhook at
+once (a new alert in a group it still holds), so the window can start right after the
+injection's settle began."""
 SERVE_READY_S = 60.0
 """Longest wait for ``strata serve`` to answer ``/readyz``."""
 DONE = frozenset({"diagnosed", "abstained", "failed", "resolved"})
 """Incident states of ``strata serve`` whose report is (or may be) written."""
+OPEN = frozenset({"queued", "diagnosing", "diagnosed", "abstained"})
+"""Incident states of ``strata serve`` whose alerts have not resolved."""
 
 
 def enter_netns(ns: str) -> None:
@@ -190,6 +197,7 @@ class Lab:
         self.config = load_config(directory / "strata.toml")
         self.redact = Redactor(self.config.secrets())
         self.last_restore = time.monotonic()
+        self.restored_at = datetime.now(UTC) - timedelta(days=1)  # no fault before the run
         token = directory / "ssh" / "serve.token"
         self.token = token.read_text().strip() if token.exists() else ""
         self.serve_url = f"http://{plan.MON_ADDR}:{plan.SERVE_PORT}"
@@ -320,16 +328,31 @@ class Lab:
             return []
 
     async def wait_quiet(self, settle_s: float, limit_s: float) -> None:
-        """Until no alert fires and ``settle_s`` passed since the last restore (bounded)."""
+        """Until no alert fires, ``strata serve`` has closed every incident (it got the
+        resolved webhooks: a group still open there would absorb the next fault's alert
+        as an update), and ``settle_s`` passed since the last restore (bounded)."""
         deadline = time.monotonic() + limit_s
         while time.monotonic() < deadline:
             quiet_for = time.monotonic() - self.last_restore
-            alerts = await self.firing()
-            if not alerts and quiet_for >= settle_s:
+            if quiet_for >= settle_s and not await self.firing() and not await self.open():
                 return
             await asyncio.sleep(ALERT_POLL_S)
         names = sorted({a.labels.get("alertname", "?") for a in await self.firing()})
         self.say(f"still firing after {limit_s:.0f} s: {', '.join(names) or 'none'}; going on")
+
+    async def open(self) -> list[str]:
+        """Alert names of the incidents ``strata serve`` still has open."""
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.token}"}
+        try:
+            async with httpx.AsyncClient(base_url=self.serve_url, headers=headers,
+                                         timeout=5.0) as client:  # fmt: skip
+                listed = (await client.get("/api/incidents", params={"limit": 50})).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            self.say(f"strata serve: {exc}")
+            return []
+        return [i["alertname"] for i in listed.get("incidents", []) if i["status"] in OPEN]
 
     async def wait_alert(self, since: datetime, limit_s: float) -> Any | None:
         """The first alert that started firing at or after ``since`` (None: none in time)."""
@@ -381,6 +404,9 @@ class Lab:
             row.alert_to_diagnosis_s = round(time.monotonic() - t1, 2)
             row.incident = str(served.get("id"))
             diagnosis = Diagnosis.model_validate(served["diagnosis"])
+            looked_from = diagnosis.incident.observed_at - timedelta(seconds=args.window)
+            if looked_from < self.restored_at:
+                row.notes.append("its window reached back into the previous fault")
             row.diagnosis_s = round(diagnosis.timings.total_s, 2)
             (out / "diagnoses").mkdir(parents=True, exist_ok=True)
             (out / "diagnoses" / f"{index:02d}_{name}.json").write_text(diagnosis.to_json())
@@ -405,6 +431,7 @@ class Lab:
         finally:
             faults.restore(self.directory, LabState.load(self.directory), name)
             self.last_restore = time.monotonic()
+            self.restored_at = datetime.now(UTC)
 
     async def record(
         self,
@@ -536,11 +563,17 @@ def write_results(out: Path, rows: list[Row]) -> dict[str, Any]:
     return summary
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def run_cli(args: argparse.Namespace, directory: Path) -> int:
     """``strata lab run``: 0 when every fault was diagnosed correctly, 1 otherwise."""
     require_root()
     if args.repeat < 1:
         raise LabError("--repeat must be at least 1")
+    if args.settle is None:
+        args.settle = args.window + SETTLE_MARGIN_S
     fault_list(args.faults)
     out: Path = args.out or Path(f"lab-results-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
     if out.exists() and any(out.iterdir()):
@@ -552,6 +585,8 @@ def run_cli(args: argparse.Namespace, directory: Path) -> int:
         if not state.up_at:
             raise LabError("the lab is not up: run `strata lab up` first (or pass --up)")
         enter_netns(plan.MON_NS)
+        # SIGTERM stops the run as Ctrl-C does: restore, stop strata serve, write results.
+        signal.signal(signal.SIGTERM, _interrupt)
         rows = asyncio.run(run_all(directory, args, out.resolve()))
     finally:
         state = LabState.load(directory)
