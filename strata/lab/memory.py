@@ -36,8 +36,9 @@ def unavailable() -> str | None:
     if found is None:
         return "no cgroup memory controller is mounted at /sys/fs/cgroup"
     base, version = found
-    if version == "v2" and "memory" not in _read(base / "cgroup.controllers").split():
-        return "the cgroup v2 root does not offer the memory controller"
+    if version == "v2" and "memory" not in _read(base / "cgroup.subtree_control").split():
+        # Enabling it ourselves fails where the root holds processes (a container).
+        return "the cgroup v2 root does not enable the memory controller for its children"
     if not os.access(base, os.W_OK):
         return f"{base} is not writable (read-only cgroup mount, or not root)"
     return None
@@ -70,8 +71,6 @@ def create(name: str, limit_bytes: int) -> Path:
     if why is not None or found is None:
         raise LabError(f"no memory-limited cgroup can be made here: {why}")
     base, version = found
-    if version == "v2" and "memory" not in _read(base / "cgroup.subtree_control").split():
-        _write(base / "cgroup.subtree_control", "+memory")
     path = base / name
     try:
         path.mkdir(exist_ok=True)
