@@ -368,6 +368,8 @@ class Lab:
     async def one(self, name: str, rnd: int, index: int, out: Path) -> Row:
         from agents.models import Diagnosis
         from agents.scoring import component_matches, score
+        from strata.live_cmd import UsageError
+        from tools.errors import ToolError
 
         fault = faults.get(name)
         target = fault.default_target
@@ -426,7 +428,12 @@ class Lab:
                 f"{'correct' if row.correct else 'WRONG'}, {row.alert_to_diagnosis_s:.1f} s "
                 "after the alert"
             )
-            await self.record(row, index, name, truth, fault.summary, diagnosis, out)
+            try:
+                await self.record(row, index, name, truth, fault.summary, served, out)
+            except (LabError, ToolError, UsageError) as exc:
+                # The diagnosis stands; only its recording is missing.
+                row.notes.append(f"not recorded: {exc}")
+                self.say(f"{name}: not recorded: {exc}")
             return row
         finally:
             faults.restore(self.directory, LabState.load(self.directory), name)
@@ -440,24 +447,24 @@ class Lab:
         name: str,
         truth: faults.Truth,
         summary: str,
-        served: Any,
+        detail: dict[str, Any],
         out: Path,
     ) -> None:
         """Save the incident as a labelled scenario, as ``strata record`` does: diagnose it
-        again at the served diagnosis' clock and window, through recording proxies."""
+        again at the served diagnosis' clock and window, through recording proxies, for
+        the alert group serve was notified of."""
         from agents.coordinator import diagnose
         from agents.llm import resolve
-        from agents.models import Incident
-        from strata.live_cmd import alert_from_alertmanager
+        from agents.models import Diagnosis, Incident
         from tools.alertmanager.webhook import parse_webhook
         from tools.metrics.live import LivePrometheus
         from tools.recording import Recorder, RecordingError
         from tools.sources import Sources
 
+        served = Diagnosis.model_validate(detail["diagnosis"])
         observed_at = served.incident.observed_at
-        payload = await alert_from_alertmanager(
-            self.config, fingerprint=served.incident.fingerprint, alertname=None, now=observed_at
-        )
+        am = self.config.alertmanager
+        payload = served_webhook(detail, am.url if am else "")
         incident = Incident(
             alert=parse_webhook(payload),
             observed_at=observed_at,
@@ -500,6 +507,35 @@ class Lab:
                 "the recording's replay names "
                 + (f"{rc.layer}/{rc.fault}/{rc.component}" if rc else "nothing")
             )
+
+
+def served_webhook(detail: dict[str, Any], external_url: str) -> dict[str, Any]:
+    """The Alertmanager webhook (v4) of a ``strata serve`` incident: its group and the
+    alerts of the latest notification it absorbed, the lead alert first.
+
+    The group's alerts may have left Alertmanager by the time the run records the incident
+    (one instance's alert resolves while another still fires); serve kept them.
+    """
+    alerts = [dict(a) for a in detail.get("alerts") or []]
+    lead = ((detail.get("diagnosis") or {}).get("incident") or {}).get("fingerprint")
+    alerts.sort(key=lambda a: a.get("fingerprint") != lead)  # stable: the rest keep order
+    if not alerts:
+        raise LabError(f"strata serve's incident {detail.get('id')} carries no alerts")
+    firing = any(a.get("status") == "firing" for a in alerts)
+    labels = [a.get("labels") or {} for a in alerts]
+    common = {k: v for k, v in labels[0].items() if all(x.get(k) == v for x in labels)}
+    return {
+        "version": "4",
+        "groupKey": detail.get("group_key") or "",
+        "truncatedAlerts": 0,
+        "status": "firing" if firing else "resolved",
+        "receiver": "strata",
+        "groupLabels": {"alertname": detail.get("alertname") or ""},
+        "commonLabels": common,
+        "commonAnnotations": {},
+        "externalURL": external_url,
+        "alerts": alerts,
+    }
 
 
 def label(scenario: Path, truth: faults.Truth, summary: str) -> None:

@@ -341,3 +341,33 @@ def test_serve_config_carries_the_runs_window_and_model(tmp_path: Path) -> None:
     am = services.alertmanager_config(tmp_path / "serve.token")
     (hook,) = am["receivers"][0]["webhook_configs"]
     assert hook["http_config"]["authorization"]["credentials_file"].endswith("serve.token")
+
+
+def test_served_webhook_rebuilds_the_group_serve_was_notified_of() -> None:
+    from strata.lab.runner import served_webhook
+    from tools.alertmanager.webhook import parse_webhook
+
+    def alert(instance: str, fp: str, status: str) -> dict[str, object]:
+        return {
+            "status": status,
+            "labels": {"alertname": "AppRequestErrorsHigh", "instance": instance},
+            "annotations": {"summary": "calls fail"},
+            "startsAt": "2026-11-24T11:55:24.165Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus/graph",
+            "fingerprint": fp,
+        }
+
+    detail = {
+        "id": "abc",
+        "group_key": '{}:{alertname="AppRequestErrorsHigh"}',
+        "alertname": "AppRequestErrorsHigh",
+        "alerts": [alert("node-1:9101", "aaa", "resolved"), alert("node-2:9101", "bbb", "firing")],
+        "diagnosis": {"incident": {"fingerprint": "bbb"}},
+    }
+    payload = parse_webhook(served_webhook(detail, "http://10.200.0.10:9093"))
+    assert payload.status == "firing"
+    assert [a.fingerprint for a in payload.alerts] == ["bbb", "aaa"]  # the lead alert first
+    assert payload.common_labels == {"alertname": "AppRequestErrorsHigh"}
+    with pytest.raises(LabError, match="no alerts"):
+        served_webhook({**detail, "alerts": []}, "")
