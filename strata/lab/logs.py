@@ -1,23 +1,19 @@
-"""The lab's logs as a :class:`~tools.logs.base.LogSource`: the files its software writes.
+"""The lab's logs: the files its software writes, as ``[[log_files]]`` entries.
 
 The lab has no Loki (no package registry ships it). Its workloads write their log lines to
 files on their nodes, the kernel-log collector writes each node's OOM-killer lines, and
-dnsmasq writes its query log; this names those files with the
-labels a log shipper would give them (``app``, ``host``, ``pod``) and reads them with
-:class:`~tools.logs.files.FileLogs`, the source behind ``[[log_files]]``. Lines are data:
-they are only parsed for their timestamps.
+dnsmasq writes its query log; this names those files with the labels a log shipper would
+give them (``app``, ``host``, ``pod``). The lab's strata.toml lists them, and every
+diagnosis reads them with :class:`~tools.logs.files.FileLogs`. Lines are data: they are
+only parsed for their timestamps.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 from strata.lab import plan
-from tools.logs.base import LogRecord
-from tools.logs.files import TAIL_BYTES, FileLogs, LogFile
-
-__all__ = ["TAIL_BYTES", "LabLogs", "lab_log_files", "read_records"]
+from tools.logs.files import LogFile
 
 
 def lab_log_files(directory: Path) -> list[LogFile]:
@@ -48,16 +44,3 @@ def lab_log_files(directory: Path) -> list[LogFile]:
         )
     )
     return files
-
-
-def read_records(directory: Path, now: datetime | None = None) -> list[LogRecord]:
-    """Every log line of the lab's files that carries a timestamp, labelled."""
-    return FileLogs(lab_log_files(directory)).records(now)
-
-
-class LabLogs(FileLogs):
-    """A LogSource over the lab's log files, as of ``observed_at``."""
-
-    def __init__(self, directory: Path, observed_at: datetime) -> None:
-        super().__init__(lab_log_files(directory), observed_at)
-        self.directory = directory

@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from strata.lab import faults, lifecycle, plan
+from strata.lab.services import serve_token_path
 from strata.lab.state import LabError, LabState, require_root
 
 CLONE_NEWNET = 0x40000000
@@ -198,9 +199,19 @@ class Lab:
         self.redact = Redactor(self.config.secrets())
         self.last_restore = time.monotonic()
         self.restored_at = datetime.now(UTC) - timedelta(days=1)  # no fault before the run
-        token = directory / "ssh" / "serve.token"
+        token = serve_token_path(directory)
         self.token = token.read_text().strip() if token.exists() else ""
         self.serve_url = f"http://{plan.MON_ADDR}:{plan.SERVE_PORT}"
+
+    def serve_client(self, timeout_s: float) -> Any:
+        """An HTTP client for ``strata serve``'s API, with the lab's bearer token."""
+        import httpx
+
+        return httpx.AsyncClient(
+            base_url=self.serve_url,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=timeout_s,
+        )
 
     def say(self, message: str) -> None:
         if not self.args.quiet:
@@ -230,7 +241,7 @@ class Lab:
             sys.executable, "-m", "strata", "serve",
             "--config", str(self.serve_config(out)),
             "--listen", f"{plan.MON_ADDR}:{plan.SERVE_PORT}",
-            "--token-file", str(self.directory / "ssh" / "serve.token"),
+            "--token-file", str(serve_token_path(self.directory)),
             "--data-dir", str(data),
             "--workers", "1",
             "--flap-interval", "1",
@@ -241,7 +252,7 @@ class Lab:
         )
         try:
             deadline = time.monotonic() + SERVE_READY_S
-            async with httpx.AsyncClient(base_url=self.serve_url, timeout=2.0) as client:
+            async with self.serve_client(2.0) as client:
                 while True:
                     if proc.returncode is not None:
                         raise LabError(
@@ -273,11 +284,9 @@ class Lab:
         ``since``, once its report is written (None: not within ``limit_s``)."""
         import httpx
 
-        headers = {"Authorization": f"Bearer {self.token}"}
         deadline = time.monotonic() + limit_s
         slack = timedelta(seconds=5)
-        async with httpx.AsyncClient(base_url=self.serve_url, headers=headers,
-                                     timeout=10.0) as client:  # fmt: skip
+        async with self.serve_client(10.0) as client:
             while time.monotonic() < deadline:
                 try:
                     listed = (await client.get("/api/incidents", params={"limit": 50})).json()
@@ -297,22 +306,13 @@ class Lab:
 
     @contextlib.asynccontextmanager
     async def sources(self) -> AsyncIterator[None]:
-        """The switch, polled for the whole run (as serve does), and the nodes over SSH."""
+        """The switch, polled for the whole run as serve polls it, for the recordings."""
         from tools.live import open_polled_snmp
-        from tools.ssh.live import LiveSsh
 
-        cfg = self.config
-        self.ssh = LiveSsh(cfg.ssh.hosts, command_timeout=cfg.ssh.command_timeout_s)
-        async with open_polled_snmp(cfg) as snmp, self.ssh:
+        async with open_polled_snmp(self.config) as snmp:
             assert snmp is not None, "the lab's strata.toml names its switch"
             self.snmp = snmp
             yield
-
-    def logs(self, observed_at: datetime) -> Any:
-        """The lab's log files as a log source, as of ``observed_at``."""
-        from strata.lab.logs import LabLogs
-
-        return LabLogs(self.directory, observed_at)
 
     async def firing(self) -> list[Any]:
         from tools.alertmanager.api import AlertmanagerAPI
@@ -344,10 +344,8 @@ class Lab:
         """Alert names of the incidents ``strata serve`` still has open."""
         import httpx
 
-        headers = {"Authorization": f"Bearer {self.token}"}
         try:
-            async with httpx.AsyncClient(base_url=self.serve_url, headers=headers,
-                                         timeout=5.0) as client:  # fmt: skip
+            async with self.serve_client(5.0) as client:
                 listed = (await client.get("/api/incidents", params={"limit": 50})).json()
         except (httpx.HTTPError, ValueError) as exc:
             self.say(f"strata serve: {exc}")
@@ -457,9 +455,8 @@ class Lab:
         from agents.llm import resolve
         from agents.models import Diagnosis, Incident
         from tools.alertmanager.webhook import parse_webhook
-        from tools.metrics.live import LivePrometheus
+        from tools.live import open_live_sources
         from tools.recording import Recorder, RecordingError
-        from tools.sources import Sources
 
         served = Diagnosis.model_validate(detail["diagnosis"])
         observed_at = served.incident.observed_at
@@ -471,17 +468,8 @@ class Lab:
             window_start=observed_at - timedelta(seconds=self.args.window),
             topology=self.config.topology,
         )
-        prom = self.config.prometheus
-        assert prom is not None
-        async with LivePrometheus(
-            prom.url, auth=prom.auth, observed_at=observed_at, timeout_s=prom.timeout_s
-        ) as metrics:
-            live = Sources(
-                metrics=metrics,
-                logs=self.logs(observed_at),
-                snmp=self.snmp,
-                ssh=self.ssh,
-            )
+        # The sources strata record opens, with the run's polled switch (its history).
+        async with open_live_sources(self.config, observed_at, snmp=self.snmp) as live:
             recorder = Recorder(live)
             again = await diagnose(incident, recorder.sources, await resolve("none"))
             scen = out / "scenarios" / f"{index:02d}_{name}"
@@ -492,7 +480,7 @@ class Lab:
                     observed_at=observed_at,
                     window_start=incident.window_start,
                     topology=self.config.topology,
-                    prometheus=prom,
+                    prometheus=self.config.prometheus if live.metrics is not None else None,
                     redact=self.redact,
                 )
                 label(scen, truth, summary)

@@ -336,9 +336,14 @@ def _yaml(path: Path, data: dict[str, Any]) -> Path:
 # --------------------------------------------------------------------------- daemons
 
 
+def serve_token_path(directory: Path) -> Path:
+    """Where the lab keeps the bearer token Alertmanager sends to ``strata serve``."""
+    return directory / "ssh" / "serve.token"
+
+
 def serve_token(directory: Path) -> Path:
     """The bearer token Alertmanager sends to ``strata serve`` (made once, mode 0600)."""
-    path = directory / "ssh" / "serve.token"
+    path = serve_token_path(directory)
     if not path.exists():
         import secrets
 

@@ -239,8 +239,9 @@ def test_plan_stays_inside_the_lab_subnet() -> None:
 async def test_lab_logs_label_and_filter_the_files(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from strata.lab.logs import LabLogs
+    from strata.lab.logs import lab_log_files
     from tools.logs.base import LabelMatcher, LineFilter, LogQuery
+    from tools.logs.files import FileLogs
 
     node = tmp_path / "nodes" / "node-2"
     node.mkdir(parents=True)
@@ -257,7 +258,7 @@ async def test_lab_logs_label_and_filter_the_files(tmp_path: Path) -> None:
         "Nov 24 08:12:27 dnsmasq[3728]: 898 10.200.0.10/43103 query[A] api.lab from 10.200.0.10\n"
     )
     clock = datetime(2026, 11, 24, 8, 15, tzinfo=UTC)
-    logs = LabLogs(tmp_path, clock)
+    logs = FileLogs(lab_log_files(tmp_path), clock)
     start = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
     got = await logs.query(
         LogQuery(
